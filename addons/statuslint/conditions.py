@@ -1,0 +1,362 @@
+"""The condition language of policies: YAML mappings compiled once into predicates.
+
+A condition is a mapping whose entries must all hold. Keys are the predicates below
+plus the combinators ``all``, ``any`` and ``not``. See docs/policy.md for the language.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .flowview import FlowView, Undecidable
+from .statuscodes import REGISTERED
+from .yamlsource import LineDict, LineList, PolicyError
+
+Predicate = Callable[[FlowView], bool]
+
+
+def _always(_: FlowView) -> bool:
+    return True
+
+
+ALWAYS: Predicate = _always
+
+
+@dataclass(frozen=True)
+class StatusSet:
+    """Status codes as inclusive ranges, from specs like ``201``, ``4xx``, ``500-599``, ``>599``."""
+
+    ranges: tuple[tuple[int, int], ...]
+
+    def __contains__(self, code: int) -> bool:
+        return any(lo <= code <= hi for lo, hi in self.ranges)
+
+
+_STATUS_RE = re.compile(r"^(?:(?P<cls>[1-9])xx|(?P<lo>\d+)-(?P<hi>\d+)|(?P<op>[<>]=?)(?P<n>\d+)|(?P<exact>\d+))$")
+
+
+def parse_status(spec: Any) -> tuple[int, int] | None:
+    """One status spec as an inclusive range, or None when it is not one."""
+    if isinstance(spec, bool):
+        return None
+    if isinstance(spec, int):
+        return (spec, spec)
+    if not isinstance(spec, str):
+        return None
+    m = _STATUS_RE.match(spec.strip().lower())
+    if not m:
+        return None
+    if m["cls"]:
+        c = int(m["cls"]) * 100
+        return (c, c + 99)
+    if m["lo"]:
+        lo, hi = int(m["lo"]), int(m["hi"])
+        return (lo, hi) if lo <= hi else None
+    if m["op"]:
+        n = int(m["n"])
+        return {"<": (0, n - 1), "<=": (0, n), ">": (n + 1, 10**6), ">=": (n, 10**6)}[m["op"]]
+    n = int(m["exact"])
+    return (n, n)
+
+
+def compile_glob(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
+    """A shell-style glob (``*``, ``?``, ``[...]``) as a compiled, anchored regex."""
+    return re.compile(fnmatch.translate(pattern), re.IGNORECASE if ignore_case else 0)
+
+
+def _media_matches(range_: str, ctype: str) -> bool:
+    if range_ in ("*/*", "*"):
+        return True
+    if range_.endswith("/*"):
+        return ctype.split("/", 1)[0] == range_[:-2]
+    return range_ == ctype
+
+
+def accept_satisfied(view: FlowView) -> bool:
+    """Whether the response media type is one the request's Accept admits (RFC 9110 §12.5.1).
+    Without an Accept or a Content-Type there is nothing to contradict."""
+    accept = view.request.headers.get("accept")
+    ctype = view.content_type
+    if not accept or not ctype or not view.response_has_body:
+        return True
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if not media:
+            continue
+        q = 1.0
+        for p in params:
+            name, _, value = p.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 1.0
+        if q > 0 and _media_matches(media.lower(), ctype):
+            return True
+    return False
+
+
+# Three-valued logic: a predicate that cannot be decided raises Undecidable. A
+# conjunction is still False when another part is False, a disjunction still True when
+# another part is True; only otherwise is the whole undecidable.
+
+
+def _all(preds: list[Predicate], view: FlowView) -> bool:
+    unknown: Undecidable | None = None
+    for p in preds:
+        try:
+            if not p(view):
+                return False
+        except Undecidable as e:
+            unknown = e
+    if unknown is not None:
+        raise unknown
+    return True
+
+
+def _any(preds: list[Predicate], view: FlowView) -> bool:
+    unknown: Undecidable | None = None
+    for p in preds:
+        try:
+            if p(view):
+                return True
+        except Undecidable as e:
+            unknown = e
+    if unknown is not None:
+        raise unknown
+    return False
+
+
+def _tokens(value: str) -> set[str]:
+    return {t.strip().upper() for t in value.split(",") if t.strip()}
+
+
+class ConditionCompiler:
+    """Compiles condition mappings; every error names the policy file and line."""
+
+    PREDICATES = (
+        "method",
+        "status",
+        "status_registered",
+        "host",
+        "path",
+        "request_header",
+        "response_header",
+        "request_body",
+        "response_body",
+        "content_type",
+        "accept_satisfied",
+        "json",
+        "all",
+        "any",
+        "not",
+    )
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, line: int | None, message: str) -> PolicyError:
+        return PolicyError(self.source, line, message)
+
+    def compile(self, node: Any, line: int) -> Predicate:
+        if not isinstance(node, LineDict):
+            raise self.error(line, f"a condition must be a mapping of predicates, not {_kind(node)}")
+        if not node:
+            raise self.error(node.line, "empty condition")
+        preds = [self._predicate(key, value, node.line_of(key)) for key, value in node.items()]
+        if len(preds) == 1:
+            return preds[0]
+        return lambda v: _all(preds, v)
+
+    # Predicates --------------------------------------------------------------------
+
+    def _predicate(self, key: str, value: Any, line: int) -> Predicate:
+        method = getattr(self, f"_p_{key}", None)
+        if method is None:
+            raise self.error(line, f"unknown predicate '{key}' (expected one of: {', '.join(self.PREDICATES)})")
+        return method(value, line)
+
+    def _p_method(self, value: Any, line: int) -> Predicate:
+        methods = self.methods(value, line)
+        return lambda v: v.method in methods
+
+    def _p_status(self, value: Any, line: int) -> Predicate:
+        codes = self.statuses(value, line)
+        return lambda v: v.status in codes
+
+    def _p_status_registered(self, value: Any, line: int) -> Predicate:
+        want = self._bool(value, line, "status_registered")
+        return lambda v: (v.status in REGISTERED) is want
+
+    def _p_host(self, value: Any, line: int) -> Predicate:
+        globs = self.globs(value, line, "host", ignore_case=True)
+        return lambda v: any(g.match(v.host) for g in globs)
+
+    def _p_path(self, value: Any, line: int) -> Predicate:
+        globs = self.globs(value, line, "path", ignore_case=False)
+        return lambda v: any(g.match(v.path) for g in globs)
+
+    def _p_request_header(self, value: Any, line: int) -> Predicate:
+        return self._headers(value, line, "request_header", lambda v: v.request.headers)
+
+    def _p_response_header(self, value: Any, line: int) -> Predicate:
+        return self._headers(value, line, "response_header", lambda v: v.response.headers)
+
+    def _p_request_body(self, value: Any, line: int) -> Predicate:
+        want = self._presence(value, line, "request_body", ("empty", "present"))
+        return lambda v: v.request_has_body is (want == "present")
+
+    def _p_response_body(self, value: Any, line: int) -> Predicate:
+        want = self._presence(value, line, "response_body", ("empty", "present"))
+        return lambda v: v.response_has_body is (want == "present")
+
+    def _p_content_type(self, value: Any, line: int) -> Predicate:
+        globs = self.globs(value, line, "content_type", ignore_case=True)
+        return lambda v: v.content_type is not None and any(g.match(v.content_type) for g in globs)
+
+    def _p_accept_satisfied(self, value: Any, line: int) -> Predicate:
+        want = self._bool(value, line, "accept_satisfied")
+        return lambda v: accept_satisfied(v) is want
+
+    def _p_json(self, value: Any, line: int) -> Predicate:
+        if not isinstance(value, LineDict):
+            raise self.error(line, "'json' takes a mapping: {has_key: NAME} or {key: NAME, equals: VALUE}")
+        keys = set(value)
+        if keys == {"has_key"}:
+            names = self._strings(value["has_key"], value.line_of("has_key"), "json.has_key")
+            return lambda v: isinstance(v.json_body, dict) and any(n in v.json_body for n in names)
+        if keys == {"key", "equals"}:
+            name = value["key"]
+            if not isinstance(name, str):
+                raise self.error(value.line_of("key"), "json.key must be a string")
+            expected = value["equals"]
+            if isinstance(expected, (dict, list)):
+                raise self.error(value.line_of("equals"), "json.equals must be a scalar")
+            return lambda v: (
+                isinstance(v.json_body, dict)
+                and name in v.json_body
+                and v.json_body[name] == expected
+                and type(v.json_body[name]) is type(expected)
+            )
+        bad = sorted(keys - {"has_key", "key", "equals"})
+        what = f"unknown key '{bad[0]}'" if bad else "incomplete"
+        raise self.error(line, f"'json' {what}: use {{has_key: NAME}} or {{key: NAME, equals: VALUE}}")
+
+    def _p_all(self, value: Any, line: int) -> Predicate:
+        preds = self._list_of_conditions(value, line, "all")
+        return lambda v: _all(preds, v)
+
+    def _p_any(self, value: Any, line: int) -> Predicate:
+        preds = self._list_of_conditions(value, line, "any")
+        return lambda v: _any(preds, v)
+
+    def _p_not(self, value: Any, line: int) -> Predicate:
+        pred = self.compile(value, line)
+        return lambda v: not pred(v)
+
+    # Value parsers, also used for scopes -------------------------------------------
+
+    def methods(self, value: Any, line: int) -> frozenset[str]:
+        names = self._strings(value, line, "method")
+        for name in names:
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise self.error(line, f"'{name}' is not an HTTP method token")
+        return frozenset(n.upper() for n in names)
+
+    def statuses(self, value: Any, line: int) -> StatusSet:
+        items = list(value) if isinstance(value, list) else [value]
+        if not items:
+            raise self.error(line, "'status' needs at least one code")
+        ranges = []
+        for i, item in enumerate(items):
+            rng = parse_status(item)
+            if rng is None:
+                item_line = value.line_of(i) if isinstance(value, LineList) else line
+                raise self.error(
+                    item_line,
+                    f"bad status {item!r}: use a code (201), a class (4xx), a range (500-599) or a bound (>599)",
+                )
+            ranges.append(rng)
+        return StatusSet(tuple(ranges))
+
+    def globs(self, value: Any, line: int, what: str, *, ignore_case: bool) -> tuple[re.Pattern[str], ...]:
+        patterns = self._strings(value, line, what)
+        out = []
+        for p in patterns:
+            if p.count("[") != p.count("]"):
+                raise self.error(line, f"bad glob {p!r} in '{what}': unbalanced brackets")
+            out.append(compile_glob(p, ignore_case=ignore_case))
+        return tuple(out)
+
+    # Helpers -----------------------------------------------------------------------
+
+    def _headers(self, value: Any, line: int, what: str, headers_of: Callable[[FlowView], Any]) -> Predicate:
+        if not isinstance(value, LineDict) or not value:
+            raise self.error(line, f"'{what}' takes a mapping of header name to a test, e.g. {{Location: present}}")
+        tests = []
+        for name, test in value.items():
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise self.error(value.line_of(name), f"'{name}' is not a valid header name")
+            tests.append(self._header_test(name, test, value.line_of(name), headers_of))
+        return lambda v: all(t(v) for t in tests)
+
+    def _header_test(self, name: str, test: Any, line: int, headers_of: Callable[[FlowView], Any]) -> Predicate:
+        if test == "present":
+            return lambda v: name in headers_of(v)
+        if test == "absent":
+            return lambda v: name not in headers_of(v)
+        usage = (
+            f"header test for '{name}' must be present, absent, {{equals: S}}, {{matches: REGEX}} or {{has_token: S}}"
+        )
+        if not isinstance(test, LineDict) or len(test) != 1:
+            raise self.error(line, usage)
+        ((kind, arg),) = test.items()
+        if not isinstance(arg, str):
+            raise self.error(test.line_of(kind), f"'{kind}' for header '{name}' takes a string")
+        if kind == "equals":
+            return lambda v: headers_of(v).get(name) == arg
+        if kind == "matches":
+            try:
+                rx = re.compile(arg)
+            except re.error as e:
+                raise self.error(test.line_of(kind), f"bad regex {arg!r} for header '{name}': {e}") from None
+            return lambda v: any(rx.search(h) for h in headers_of(v).get_all(name))
+        if kind == "has_token":
+            token = arg.upper()
+            if token == "$METHOD":
+                return lambda v: any(v.method in _tokens(h) for h in headers_of(v).get_all(name))
+            return lambda v: any(token in _tokens(h) for h in headers_of(v).get_all(name))
+        raise self.error(test.line_of(kind), usage)
+
+    def _list_of_conditions(self, value: Any, line: int, what: str) -> list[Predicate]:
+        if not isinstance(value, LineList) or not value:
+            raise self.error(line, f"'{what}' takes a non-empty list of conditions")
+        return [self.compile(item, value.line_of(i)) for i, item in enumerate(value)]
+
+    def _strings(self, value: Any, line: int, what: str) -> list[str]:
+        items = list(value) if isinstance(value, list) else [value]
+        if not items or not all(isinstance(i, str) and i for i in items):
+            raise self.error(line, f"'{what}' takes a non-empty string or a list of them")
+        return items
+
+    def _bool(self, value: Any, line: int, what: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(line, f"'{what}' takes true or false, not {value!r}")
+        return value
+
+    def _presence(self, value: Any, line: int, what: str, choices: Iterable[str]) -> str:
+        if value not in choices:
+            raise self.error(line, f"'{what}' takes one of {', '.join(choices)}, not {value!r}")
+        return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return repr(value)

@@ -1,0 +1,379 @@
+"""Policies: loading, validating and merging the YAML that says which rules apply.
+
+A policy file may ``extends`` another (``default`` or a path), change rules it
+inherits through ``overrides``, narrow the traffic it audits with ``scope``, and add
+rules of its own. Everything is checked at load time; a flow never meets a half-built
+policy.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
+from .findings import Severity
+from .flowview import FlowView
+from .yamlsource import LineDict, LineList, PolicyError, load_yaml
+
+BUILTIN_NAME = "default"
+
+POLICY_KEYS = ("name", "description", "extends", "scope", "overrides", "rules")
+RULE_KEYS = (
+    "id",
+    "severity",
+    "summary",
+    "why",
+    "example",
+    "fix",
+    "reference",
+    "enabled",
+    "exclude_paths",
+    "message",
+    "when",
+    "require",
+)
+DOC_KEYS = ("why", "example", "fix", "reference")
+OVERRIDE_KEYS = ("severity", "enabled", "exclude_paths")
+SCOPE_KEYS = ("include", "exclude")
+SCOPE_FILTER_KEYS = ("hosts", "paths", "methods")
+MESSAGE_FIELDS = ("method", "status", "path", "host")
+RULE_ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+
+
+def builtin_policy_path() -> Path:
+    """policies/default.yaml: inside the package once built as a wheel (pyproject maps
+    policies/ to statuslint/policies), beside it in a source checkout or editable install."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "policies" / "default.yaml"
+    return packaged if packaged.is_file() else here.parents[1] / "policies" / "default.yaml"
+
+
+@dataclass
+class Rule:
+    id: str
+    severity: Severity
+    summary: str
+    why: str
+    example: str
+    fix: str
+    reference: str
+    enabled: bool
+    message: str
+    when_yaml: Any
+    require_yaml: Any
+    origin: str  # file:line where the rule is defined
+    # Compiled. The engine indexes rules by the status and method parts of ``when``;
+    # ``when_rest`` is whatever else ``when`` says.
+    statuses: StatusSet | None
+    methods: frozenset[str] | None
+    when_rest: Predicate
+    require: Predicate | None
+    exclude_paths: tuple[re.Pattern[str], ...] = ()
+
+    def applies_to(self, status: int, method: str) -> bool:
+        return (self.statuses is None or status in self.statuses) and (self.methods is None or method in self.methods)
+
+    def violated_by(self, view: FlowView) -> bool:
+        """Assumes ``applies_to`` held. May raise ``Undecidable``."""
+        if self.exclude_paths and any(g.match(view.path) for g in self.exclude_paths):
+            return False
+        if not self.when_rest(view):
+            return False
+        return self.require is None or not self.require(view)
+
+    def format_message(self, view: FlowView) -> str:
+        return self.message.format(method=view.method, status=view.status, path=view.path, host=view.host)
+
+
+@dataclass
+class Scope:
+    include: list[Predicate] = field(default_factory=list)
+    exclude: list[Predicate] = field(default_factory=list)
+
+    def admits(self, view: FlowView) -> bool:
+        return all(p(view) for p in self.include) and not any(p(view) for p in self.exclude)
+
+    def extend(self, other: Scope) -> Scope:
+        return Scope(self.include + other.include, self.exclude + other.exclude)
+
+
+@dataclass
+class Policy:
+    name: str
+    source: str
+    description: str
+    rules: list[Rule]
+    scope: Scope
+
+    @property
+    def enabled_rules(self) -> list[Rule]:
+        return [r for r in self.rules if r.enabled]
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load a policy file, or the built-in policy for None / ``default``."""
+    if path is None or str(path) == BUILTIN_NAME:
+        path = builtin_policy_path()
+        return _load(path, str(path), ())
+    p = Path(path)
+    return _load(p, str(path), ())
+
+
+def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
+    resolved = path.resolve()
+    if resolved in chain:
+        raise PolicyError(source, None, "policy extends itself (cycle through 'extends')")
+    if not path.is_file():
+        raise PolicyError(source, None, "policy file not found" if not path.exists() else "policy path is not a file")
+    doc = load_yaml(path, source)
+    if doc is None:
+        raise PolicyError(source, 1, "policy is empty")
+    if not isinstance(doc, LineDict):
+        raise PolicyError(source, getattr(doc, "line", 1), "a policy must be a mapping at the top level")
+    _check_keys(doc, POLICY_KEYS, source, "policy")
+    compiler = ConditionCompiler(source)
+
+    parent: Policy | None = None
+    if "extends" in doc:
+        ext = doc["extends"]
+        line = doc.line_of("extends")
+        if not isinstance(ext, str) or not ext:
+            raise PolicyError(source, line, "'extends' takes 'default' or a path to a policy file")
+        # A relative path is relative to the extending file (an absolute one stays as is).
+        parent_path = builtin_policy_path() if ext == BUILTIN_NAME else path.parent / ext
+        parent_source = str(parent_path)
+        try:
+            parent = _load(parent_path, parent_source, (*chain, resolved))
+        except PolicyError as e:
+            if e.line is None and e.source == parent_source:
+                raise PolicyError(source, line, f"cannot extend '{ext}': {e.message}") from e
+            raise
+
+    name = _string(doc, "name", source, default=path.stem)
+    description = _string(doc, "description", source, default="")
+    scope = _scope(doc, compiler, source)
+
+    rules: list[Rule] = list(parent.rules) if parent else []
+    known = {r.id: i for i, r in enumerate(rules)}
+    rules_node = doc.get("rules", LineList())
+    if not isinstance(rules_node, LineList):
+        raise PolicyError(source, doc.line_of("rules"), "'rules' takes a list of rules")
+    for i, node in enumerate(rules_node):
+        rule = _rule(node, rules_node.line_of(i), compiler, source)
+        if rule.id in known:
+            where = rules[known[rule.id]].origin
+            raise PolicyError(
+                source,
+                rules_node.line_of(i),
+                f"rule '{rule.id}' is already defined at {where}: change it with 'overrides', or give yours another id",
+            )
+        known[rule.id] = len(rules)
+        rules.append(rule)
+
+    overrides = doc.get("overrides", LineDict())
+    if not isinstance(overrides, LineDict):
+        raise PolicyError(source, doc.line_of("overrides"), "'overrides' takes a mapping of rule id to changes")
+    for rule_id, change in overrides.items():
+        line = overrides.line_of(rule_id)
+        if rule_id not in known:
+            raise PolicyError(source, line, f"override for unknown rule id '{rule_id}'{_suggest(rule_id, known)}")
+        idx = known[rule_id]
+        rules[idx] = _override(rules[idx], change, line, compiler, source)
+
+    if parent:
+        scope = parent.scope.extend(scope)
+    return Policy(name=name, source=source, description=description, rules=rules, scope=scope)
+
+
+def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rule:
+    if not isinstance(node, LineDict):
+        raise PolicyError(source, line, "each rule must be a mapping with at least 'id', 'severity' and 'summary'")
+    rule_id = node.get("id")
+    if not isinstance(rule_id, str) or not rule_id:
+        raise PolicyError(source, node.line, "rule without an 'id'")
+    if not RULE_ID_RE.match(rule_id):
+        raise PolicyError(
+            source,
+            node.line_of("id"),
+            f"rule id '{rule_id}' must be lower-case words joined by '-' (like created-without-location)",
+        )
+    _check_keys(node, RULE_KEYS, source, f"rule '{rule_id}'")
+    for required in ("severity", "summary"):
+        if required not in node:
+            raise PolicyError(source, node.line, f"rule '{rule_id}' has no '{required}'")
+    if "when" not in node and "require" not in node:
+        raise PolicyError(source, node.line, f"rule '{rule_id}' needs 'when', 'require' or both")
+    severity = _severity(node["severity"], source, node.line_of("severity"))
+    texts = {k: _string(node, k, source, default="") for k in ("summary", *DOC_KEYS)}
+    if not texts["summary"].strip():
+        raise PolicyError(source, node.line_of("summary"), f"rule '{rule_id}' has an empty summary")
+    message = _string(node, "message", source, default=texts["summary"])
+    _check_message(message, source, node.line_of("message"))
+    enabled = _bool(node, "enabled", source, default=True)
+
+    statuses: StatusSet | None = None
+    methods: frozenset[str] | None = None
+    when_rest: Predicate = ALWAYS
+    when = node.get("when")
+    if when is not None:
+        wline = node.line_of("when")
+        if not isinstance(when, LineDict) or not when:
+            raise PolicyError(source, wline, f"'when' of rule '{rule_id}' must be a non-empty mapping of predicates")
+        rest = LineDict({k: v for k, v in when.items() if k not in ("status", "method")})
+        rest.line, rest.key_lines = when.line, when.key_lines
+        if "status" in when:
+            statuses = compiler.statuses(when["status"], when.line_of("status"))
+        if "method" in when:
+            methods = compiler.methods(when["method"], when.line_of("method"))
+        if rest:
+            when_rest = compiler.compile(rest, wline)
+    require = compiler.compile(node["require"], node.line_of("require")) if "require" in node else None
+    exclude = _globs(node, "exclude_paths", compiler)
+
+    return Rule(
+        id=rule_id,
+        severity=severity,
+        summary=texts["summary"].strip(),
+        why=texts["why"].strip(),
+        example=texts["example"].rstrip(),
+        fix=texts["fix"].rstrip(),
+        reference=texts["reference"].strip(),
+        enabled=enabled,
+        message=message.strip(),
+        when_yaml=_plain(when),
+        require_yaml=_plain(node.get("require")),
+        origin=f"{source}:{node.line}",
+        statuses=statuses,
+        methods=methods,
+        when_rest=when_rest,
+        require=require,
+        exclude_paths=exclude,
+    )
+
+
+def _override(rule: Rule, change: Any, line: int, compiler: ConditionCompiler, source: str) -> Rule:
+    if not isinstance(change, LineDict) or not change:
+        raise PolicyError(source, line, f"override for '{rule.id}' must be a mapping of {', '.join(OVERRIDE_KEYS)}")
+    _check_keys(change, OVERRIDE_KEYS, source, f"override for '{rule.id}'")
+    updated = rule
+    if "severity" in change:
+        updated = replace(updated, severity=_severity(change["severity"], source, change.line_of("severity")))
+    if "enabled" in change:
+        updated = replace(updated, enabled=_bool(change, "enabled", source, default=True))
+    if "exclude_paths" in change:
+        updated = replace(updated, exclude_paths=rule.exclude_paths + _globs(change, "exclude_paths", compiler))
+    return updated
+
+
+def _scope(doc: LineDict, compiler: ConditionCompiler, source: str) -> Scope:
+    node = doc.get("scope")
+    if node is None:
+        return Scope()
+    if not isinstance(node, LineDict):
+        raise PolicyError(source, doc.line_of("scope"), "'scope' takes a mapping with 'include' and/or 'exclude'")
+    _check_keys(node, SCOPE_KEYS, source, "scope")
+    scope = Scope()
+    for part in SCOPE_KEYS:
+        if part not in node:
+            continue
+        filters = node[part]
+        if not isinstance(filters, LineDict) or not filters:
+            raise PolicyError(
+                source, node.line_of(part), f"'scope.{part}' takes a mapping of hosts, paths and/or methods"
+            )
+        _check_keys(filters, SCOPE_FILTER_KEYS, source, f"scope.{part}")
+        preds: list[Predicate] = []
+        for key, value in filters.items():
+            kline = filters.line_of(key)
+            if key == "methods":
+                methods = compiler.methods(value, kline)
+                preds.append(lambda v, m=methods: v.method in m)
+            else:
+                globs = compiler.globs(value, kline, f"scope.{part}.{key}", ignore_case=key == "hosts")
+                if key == "hosts":
+                    preds.append(lambda v, g=globs: any(x.match(v.host) for x in g))
+                else:
+                    preds.append(lambda v, g=globs: any(x.match(v.path) for x in g))
+        if part == "include":
+            scope.include.extend(preds)
+        else:
+            scope.exclude.extend(preds)
+    return scope
+
+
+def _check_keys(node: LineDict, allowed: tuple[str, ...], source: str, what: str) -> None:
+    for key in node:
+        if key not in allowed:
+            raise PolicyError(
+                source,
+                node.line_of(key),
+                f"unknown key '{key}' in {what}{_suggest(key, allowed)} (allowed: {', '.join(allowed)})",
+            )
+
+
+def _suggest(word: str, choices: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _string(node: LineDict, key: str, source: str, *, default: str) -> str:
+    if key not in node:
+        return default
+    value = node[key]
+    if not isinstance(value, str):
+        raise PolicyError(source, node.line_of(key), f"'{key}' must be a string, not {type(value).__name__}")
+    return value
+
+
+def _bool(node: LineDict, key: str, source: str, *, default: bool) -> bool:
+    if key not in node:
+        return default
+    value = node[key]
+    if not isinstance(value, bool):
+        raise PolicyError(source, node.line_of(key), f"'{key}' must be true or false, not {value!r}")
+    return value
+
+
+def _severity(value: Any, source: str, line: int) -> Severity:
+    if not isinstance(value, str):
+        raise PolicyError(source, line, f"severity must be error, warning or info, not {value!r}")
+    try:
+        return Severity.parse(value)
+    except ValueError as e:
+        raise PolicyError(source, line, str(e)) from None
+
+
+def _globs(node: LineDict, key: str, compiler: ConditionCompiler) -> tuple[re.Pattern[str], ...]:
+    if key not in node:
+        return ()
+    return compiler.globs(node[key], node.line_of(key), key, ignore_case=False)
+
+
+def _check_message(message: str, source: str, line: int) -> None:
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(message) if f is not None]
+    except ValueError as e:
+        raise PolicyError(source, line, f"bad message template: {e}") from None
+    for name in names:
+        if name not in MESSAGE_FIELDS:
+            raise PolicyError(
+                source, line, f"unknown placeholder '{{{name}}}' in message (allowed: {', '.join(MESSAGE_FIELDS)})"
+            )
+
+
+def _plain(value: Any) -> Any:
+    """LineDict/LineList back to plain dict/list, for documentation output."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

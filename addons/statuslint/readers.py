@@ -1,0 +1,187 @@
+"""Reading recorded traffic: mitmproxy flow files and browser HAR files, streamed.
+
+Flow files go through mitmproxy's own ``FlowReader``. Its HAR path loads the whole file
+with ``json.loads``, so HAR files are walked here entry by entry instead and each entry
+is converted by mitmproxy's own ``request_to_flow``: memory stays bounded by one entry,
+and one bad entry is reported by its index instead of failing the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from mitmproxy import exceptions, flow, io
+from mitmproxy.io.har import request_to_flow
+
+_CHUNK = 1 << 20
+
+
+class InputError(Exception):
+    """A recording that cannot be read (wholly or from some point on)."""
+
+
+def sniff_har(path: str | Path) -> bool:
+    """Whether a recording is a HAR (JSON) file rather than a mitmproxy flow file."""
+    try:
+        with open(path, "rb") as fo:
+            head = fo.read(64)
+    except OSError:
+        return False
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[3:]
+    return head.lstrip().startswith(b"{")
+
+
+def read_flows(fo: IO[bytes], har: bool) -> Iterator[flow.Flow]:
+    """Yield the flows of one recording in file order. Raises ``InputError`` naming the
+    flow index where reading had to stop, after yielding every flow before it."""
+    if har:
+        yield from _read_har(fo)
+        return
+    index = 0
+    try:
+        for f in io.FlowReader(fo).stream():
+            yield f
+            index += 1
+    except exceptions.FlowReadException as e:
+        where = f"flow {index}: " if index else ""
+        raise InputError(f"{where}{_reason(e)}") from e
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).strip() or type(e).__name__
+    if "flow format version" in text:
+        return f"{text} (re-save it with the mitmproxy version that wrote it, or an older one that can still read it)"
+    if text == "Invalid data format.":
+        return "not a mitmproxy flow file or HAR file (invalid data format)"
+    return text
+
+
+class HarEntryErrors(InputError):
+    """Some HAR entries could not be converted; the others were read."""
+
+    def __init__(self, first_index: int, first_reason: str, count: int) -> None:
+        more = f" ({count - 1} more unreadable entries)" if count > 1 else ""
+        super().__init__(f"entry {first_index}: {first_reason}{more}")
+
+
+def _read_har(fo: IO[bytes]) -> Iterator[flow.Flow]:
+    entries = _JsonStream(fo).har_entries()
+    bad: list[tuple[int, str]] = []
+    for index, entry in enumerate(entries):
+        try:
+            yield request_to_flow(entry)
+        except Exception as e:
+            bad.append((index, _entry_reason(entry, e)))
+    if bad:
+        raise HarEntryErrors(bad[0][0], bad[0][1], len(bad))
+
+
+def _entry_reason(entry: Any, e: Exception) -> str:
+    if not isinstance(entry, dict):
+        return "not a JSON object"
+    if isinstance(e, KeyError):
+        return f"missing field '{e.args[0] if e.args else '?'}'"
+    return f"{type(e).__name__}: {e}"
+
+
+class _JsonStream:
+    """Just enough incremental JSON walking to stream ``log.entries`` of a HAR: structural
+    tokens are consumed by hand, and each value is parsed whole by ``raw_decode``."""
+
+    def __init__(self, fo: IO[bytes]) -> None:
+        self.fo = fo
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.json = json.JSONDecoder()
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+
+    def _fill(self, at_least: int = _CHUNK) -> bool:
+        if self.eof:
+            return False
+        if self.pos > _CHUNK:
+            self.buf = self.buf[self.pos :]
+            self.pos = 0
+        data = self.fo.read(max(at_least, _CHUNK))
+        try:
+            if not data:
+                self.eof = True
+                self.buf += self.decoder.decode(b"", final=True)
+                return False
+            self.buf += self.decoder.decode(data)
+        except UnicodeDecodeError as e:
+            raise InputError(f"not UTF-8 text: {e.reason}") from None
+        return True
+
+    def _peek(self) -> str:
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return ""
+
+    def _expect(self, chars: str, what: str) -> str:
+        c = self._peek()
+        if not c or c not in chars:
+            raise InputError(f"not a HAR file: expected {what} at character {self._offset()}")
+        self.pos += 1
+        return c
+
+    def _offset(self) -> str:
+        return "end of file" if self.eof and self.pos >= len(self.buf) else f"'{self.buf[self.pos]}'"
+
+    def _value(self) -> Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self.json.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as e:
+                if self._fill(len(self.buf)):
+                    continue
+                raise InputError(f"invalid JSON: {e.msg} at line {e.lineno} of the entry text") from None
+            # A number cut by the buffer end would parse short: read on before trusting it.
+            if end == len(self.buf) and self._fill():
+                continue
+            self.pos = end
+            return value
+
+    def _members(self) -> Iterator[str]:
+        """Keys of the object whose '{' is next; the caller consumes each value."""
+        self._expect("{", "'{'")
+        if self._peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            key = self._value()
+            if not isinstance(key, str):
+                raise InputError("not a HAR file: object key is not a string")
+            self._expect(":", "':'")
+            yield key
+            if self._expect(",}", "',' or '}'") == "}":
+                return
+
+    def har_entries(self) -> Iterator[Any]:
+        for key in self._members():
+            if key != "log" or self._peek() != "{":
+                self._value()
+                continue
+            for log_key in self._members():
+                if log_key != "entries":
+                    self._value()
+                    continue
+                self._expect("[", "'[' after \"entries\"")
+                if self._peek() == "]":
+                    self.pos += 1
+                    return
+                while True:
+                    yield self._value()
+                    if self._expect(",]", "',' or ']' between entries") == "]":
+                        return
+        raise InputError("not a HAR file: no log.entries")

@@ -1,0 +1,47 @@
+"""Report formats. Each module renders a finished audit; ``write_report`` picks one by
+name or file suffix and writes it atomically, so a reader never sees half a report."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from ..auditor import Auditor
+from . import json_report
+
+Renderer = Callable[[Auditor, str], str]
+
+FORMATS: dict[str, Renderer] = {
+    "json": json_report.render,
+}
+SUFFIXES: dict[str, str] = {".json": "json"}
+
+
+def format_for_path(path: str) -> str:
+    """The report format a file name asks for; ValueError for an unknown suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        known = ", ".join(sorted(SUFFIXES))
+        raise ValueError(f"cannot tell the report format of '{path}' (supported suffixes: {known})")
+    return SUFFIXES[suffix]
+
+
+def render(auditor: Auditor, fmt: str, policy_label: str) -> str:
+    return FORMATS[fmt](auditor, policy_label)
+
+
+def write_atomic(path: str, text: str) -> None:
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fo:
+            fo.write(text)
+            fo.flush()
+            os.fsync(fo.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

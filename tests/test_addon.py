@@ -1,0 +1,239 @@
+"""The mitmproxy addon, driven through mitmproxy's own test helpers (taddons/tflow)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons, tflow
+
+from helpers import http_flow, load_report
+from statuslint import addon as addon_module
+from statuslint.addon import StatusLint
+from statuslint.flowview import FlowView
+
+
+@pytest.fixture
+def exits(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Catch the at-exit status hook: registering it for real would end pytest."""
+    registered: list = []
+    real = addon_module.atexit.register
+
+    def register(fn, *args):  # type: ignore[no-untyped-def]
+        if fn is addon_module._exit_with:
+            registered.append(args[0])
+        else:
+            real(fn, *args)
+
+    monkeypatch.setattr(addon_module.atexit, "register", register)
+    return registered
+
+
+@pytest.fixture
+def sl(exits: list) -> StatusLint:
+    a = StatusLint()
+    a.print_summary = False
+    return a
+
+
+def run_flow(a: StatusLint, f) -> None:
+    a.requestheaders(f)
+    a.response(f)
+
+
+def test_findings_are_logged_marked_commented_and_appended(
+    sl: StatusLint, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = tmp_path / "findings.jsonl"
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_log=str(log))
+        caplog.set_level(logging.INFO)
+        f = http_flow("POST", "/v1/books?api_key=s3cret", 201, req_headers={"Authorization": "Bearer s3cret"})
+        run_flow(sl, f)
+        # Appended and flushed at once: a killed proxy loses nothing.
+        lines = log.read_text().splitlines()
+        assert [json.loads(x)["rule"] for x in lines] == ["created-without-location"]
+        record = json.loads(lines[0])
+        assert record["flow"]["index"] == 0 and record["flow"]["status"] == 201
+        assert "s3cret" not in log.read_text()
+        assert f.marked == ":warning:"
+        assert "created-without-location" in f.comment
+        assert any("statuslint warning created-without-location: POST" in r.getMessage() for r in caplog.records)
+        assert not any("s3cret" in r.getMessage() for r in caplog.records)
+
+
+def test_clean_flow_is_not_marked(sl: StatusLint) -> None:
+    with taddons.context(sl):
+        f = http_flow()
+        run_flow(sl, f)
+        assert f.marked == "" and f.comment == ""
+
+
+def test_existing_comment_is_kept(sl: StatusLint) -> None:
+    with taddons.context(sl):
+        f = http_flow(status=401)
+        f.comment = "user note"
+        run_flow(sl, f)
+        assert f.comment.startswith("user note\nstatuslint error unauthorized-without-challenge")
+        assert f.marked == ":no_entry:"
+
+
+def test_report_written_at_done_in_arrival_order(sl: StatusLint, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_report=str(report))
+        first, second = http_flow(status=401), http_flow(status=500)
+        sl.requestheaders(first)
+        sl.requestheaders(second)
+        sl.response(second)  # answers arrive out of order
+        sl.response(first)
+        sl.tcp_start(tflow.ttcpflow())
+        sl.done()
+    data = load_report(report)
+    assert [f["flow"]["index"] for f in data["findings"]] == [0, 1]
+    assert data["inputs"] == [{"source": "live", "flows": 3, "error": None}]
+    assert data["summary"]["flows"] == 3
+    assert data["summary"]["audited"] == 2
+    assert data["summary"]["not_audited"]["tcp"] == 1
+    assert data["policy"] == "default"
+
+
+def test_websocket_and_error_flows_are_counted_not_audited(sl: StatusLint, tmp_path: Path) -> None:
+    with taddons.context(sl):
+        ws = tflow.tflow(resp=True, ws=True)
+        sl.requestheaders(ws)
+        sl.response(ws)
+        for _ in range(3):
+            sl.websocket_message(ws)
+        failed = tflow.tflow(err=True)
+        sl.requestheaders(failed)
+        summary = sl.auditor.summary()
+    assert summary["websocket_messages"] == 3
+    assert summary["not_audited"]["no_response"] == 1
+    assert summary["flows"] == 2
+
+
+def test_status_zero_is_counted_not_audited(sl: StatusLint) -> None:
+    with taddons.context(sl):
+        run_flow(sl, http_flow(status=0))
+        assert sl.auditor.summary()["not_audited"]["status_0"] == 1
+        assert sl.auditor.summary()["audited"] == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        ("statuslint_fail_on", "fatal", "statuslint_fail_on: unknown severity 'fatal'"),
+        ("statuslint_report", "report.xml", "cannot tell the report format"),
+        ("statuslint_report", "/nonexistent-dir/r.json", "directory /nonexistent-dir does not exist"),
+        ("statuslint_log", "/nonexistent-dir/f.jsonl", "directory /nonexistent-dir does not exist"),
+        ("statuslint_policy", "/nonexistent/p.yaml", "policy file not found"),
+    ],
+)
+def test_bad_options_are_refused(sl: StatusLint, exits: list, option: str, value: str, error: str) -> None:
+    with taddons.context(sl) as tctx, pytest.raises(exceptions.OptionsError, match=error):
+        tctx.configure(sl, **{option: value})
+    assert exits == [sl]  # exits 2 at start-up (mitmproxy alone would say 1)
+    assert sl.exit_code == 2
+
+
+def test_broken_policy_names_file_and_line(sl: StatusLint, tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("rules:\n  - id: r\n    severity: fatal\n    summary: s\n    when: {status: 1}\n")
+    with taddons.context(sl) as tctx, pytest.raises(exceptions.OptionsError, match=rf"{policy}:3: unknown severity"):
+        tctx.configure(sl, statuslint_policy=str(policy))
+
+
+def test_bad_option_on_a_running_proxy_is_refused_but_not_fatal(sl: StatusLint, exits: list) -> None:
+    with taddons.context(sl) as tctx:
+        sl.running()
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(sl, statuslint_fail_on="bogus")
+    assert exits == [] and sl.exit_code == 0
+
+
+def test_policy_reload_keeps_counts(sl: StatusLint, tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("rules:\n  - {id: teapot, severity: info, summary: s, when: {status: 418}}\n")
+    with taddons.context(sl) as tctx:
+        sl.running()
+        run_flow(sl, http_flow(status=401))
+        tctx.configure(sl, statuslint_policy=str(policy))
+        run_flow(sl, http_flow(status=418))
+        assert dict(sl.auditor.by_rule) == {"unauthorized-without-challenge": 1, "teapot": 1}
+
+
+def test_fail_on_sets_exit_status(sl: StatusLint, exits: list) -> None:
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_fail_on="warning")
+        run_flow(sl, http_flow(status=500))  # server-error: warning
+        sl.done()
+    assert sl.exit_code == 1 and exits == [sl]
+
+
+def test_fail_on_not_reached(sl: StatusLint, exits: list) -> None:
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_fail_on="error")
+        run_flow(sl, http_flow(status=500))
+        sl.done()
+    assert sl.exit_code == 0 and exits == []
+
+
+def test_misspelt_option_fails_loudly(sl: StatusLint, exits: list, caplog: pytest.LogCaptureFixture) -> None:
+    with taddons.context(sl) as tctx:
+        tctx.options.deferred["statuslint_polcy"] = "x.yaml"
+        sl.running()
+    assert "unknown option statuslint_polcy (did you mean statuslint_policy?)" in caplog.text
+    assert sl.exit_code == 2
+
+
+def test_unrelated_deferred_options_are_left_alone(sl: StatusLint, exits: list) -> None:
+    with taddons.context(sl) as tctx:
+        tctx.options.deferred["some_other_addon_option"] = "1"
+        sl.running()
+    assert sl.exit_code == 0
+
+
+def test_listen_host_defaults_to_loopback(sl: StatusLint) -> None:
+    with taddons.context(sl) as tctx:
+        sl.configure({"listen_host"})  # start-up: mitmproxy's default is every interface
+        assert tctx.options.listen_host == "127.0.0.1"
+        tctx.configure(sl, listen_host="0.0.0.0")
+        assert tctx.options.listen_host == "0.0.0.0"
+
+
+def test_a_failing_rule_is_reported_once_and_the_others_run(
+    sl: StatusLint, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = {"n": 0}
+
+    def explode(self: FlowView) -> str | None:
+        calls["n"] += 1
+        raise RuntimeError("boom")
+
+    # content_type is read by the 2xx rules (ignored-accept, error-in-success).
+    monkeypatch.setattr(FlowView, "content_type", property(explode))
+    with taddons.context(sl):
+        for _ in range(3):
+            run_flow(sl, http_flow(status=200, resp_headers={}))
+        summary = sl.auditor.summary()
+    assert calls["n"] >= 3
+    assert set(summary["internal_errors"]) == {"ignored-accept", "error-in-success"}
+    assert "RuntimeError: boom" in summary["internal_errors"]["ignored-accept"]
+    assert summary["by_rule"] == {"missing-content-type": 3}  # the other rules still ran
+    assert caplog.text.count("internal error in rule ignored-accept") == 1
+
+
+def test_har_replay_is_detected_from_rfile(sl: StatusLint) -> None:
+    from mitmproxy.addons.readfile import ReadFile
+
+    from helpers import ROOT
+
+    with taddons.context(sl, ReadFile()) as tctx:
+        tctx.configure(sl, rfile=str(ROOT / "recordings" / "demo.har"))
+        assert sl.replay_is_har
+        tctx.configure(sl, rfile=str(ROOT / "recordings" / "demo.flows"))
+        assert not sl.replay_is_har

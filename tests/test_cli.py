@@ -1,0 +1,209 @@
+"""``statuslint audit`` and ``statuslint rules``, on the bundled recordings and the shared corpus."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import BIN, CORPUS, ROOT, needs_corpus
+from statuslint.cli import main
+
+DEMO_FLOWS = str(ROOT / "recordings" / "demo.flows")
+DEMO_HAR = str(ROOT / "recordings" / "demo.har")
+SECRETS = ("demo-secret-token-123", "demo-readonly-token-456", "demo-api-key-7f3a9c", "demo-session-cookie-abc123")
+
+
+def audit_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict, str]:
+    code = main(["audit", *args, "--format", "json"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out), err
+
+
+def test_audit_recordings_default_fails_on_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report, _ = audit_json(capsys, DEMO_FLOWS)
+    assert code == 1  # the demo API's sloppy endpoints have error-level findings
+    assert report["summary"]["by_severity"]["error"] > 0
+    assert report["inputs"] == [{"source": DEMO_FLOWS, "flows": report["summary"]["flows"], "error": None}]
+
+
+def test_fail_on_thresholds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", DEMO_FLOWS, "-q", "--fail-on", "none"]) == 0
+    assert main(["audit", DEMO_FLOWS, "-q", "--fail-on", "info"]) == 1
+    assert main(["audit", DEMO_FLOWS, "-q", "--fail-on", "loud"]) == 2
+    assert "--fail-on: unknown severity 'loud'" in capsys.readouterr().err
+
+
+def test_recordings_break_most_of_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    _, report, _ = audit_json(capsys, DEMO_FLOWS, "--fail-on", "none")
+    assert len(report["summary"]["by_rule"]) >= 20
+    # The exemplary /v1/books endpoints stay clean.
+    assert not [f for f in report["findings"] if "/v1/books" in f["flow"]["url"]]
+
+
+def test_flows_and_har_of_one_session_agree(capsys: pytest.CaptureFixture[str]) -> None:
+    _, flows, _ = audit_json(capsys, DEMO_FLOWS, "--fail-on", "none")
+    _, har, _ = audit_json(capsys, DEMO_HAR, "--fail-on", "none")
+    key = lambda r: [(f["rule"], f["flow"]["index"]) for f in r["findings"]]  # noqa: E731
+    # A HAR cannot show an empty body (exports leave bodies out), so body-emptiness rules stay silent there.
+    body_emptiness = {"ok-without-body", "accepted-without-status-link"}
+    assert [k for k in key(flows) if k[0] not in body_emptiness] == key(har)
+
+
+def test_no_secret_reaches_any_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_file = tmp_path / "r.json"
+    main(["audit", DEMO_FLOWS, DEMO_HAR, "--output", str(out_file)])
+    text_out = capsys.readouterr().out
+    main(["audit", DEMO_FLOWS, DEMO_HAR])
+    text_out += capsys.readouterr().out
+    for secret in SECRETS:
+        assert secret not in out_file.read_text()
+        assert secret not in text_out
+
+
+def test_output_format_from_suffix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report.json"
+    assert main(["audit", DEMO_FLOWS, "--output", str(out), "--fail-on", "none"]) == 0
+    report = json.loads(out.read_text())
+    assert report["tool"]["name"] == "statuslint"
+    assert "statuslint audit summary" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--output", "r.txt"], "cannot tell the report format"),
+        (["--format", "text", "--output", "r.json"], "--output needs a machine format"),
+        (["--output", "/nonexistent-dir/r.json"], "directory /nonexistent-dir does not exist"),
+        (["--policy", "/nonexistent.yaml"], "/nonexistent.yaml: policy file not found"),
+    ],
+)
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], error: str) -> None:
+    assert main(["audit", DEMO_FLOWS, *args]) == 2
+    err = capsys.readouterr().err
+    assert error in err
+    assert err.count("\n") == 1
+
+
+def test_missing_input_keeps_other_findings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, report, err = audit_json(capsys, str(tmp_path / "missing.flows"), DEMO_FLOWS)
+    assert code == 2
+    assert err.strip() == f"statuslint: {tmp_path / 'missing.flows'}: cannot open: No such file or directory"
+    assert report["inputs"][0]["error"] == "No such file or directory"
+    assert report["findings"]
+
+
+def test_rules_catalog_and_docs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    assert "created-without-location" in out and "method-not-allowed-without-allow" in out
+    assert main(["rules", "created-without-location"]) == 0
+    out = capsys.readouterr().out
+    for part in (
+        "201 Created without Location",
+        "Why it matters",
+        "Example",
+        "Fix",
+        "RFC 9110 §15.3.2",
+        "Location: present",
+    ):
+        assert part in out
+
+
+def test_unknown_rule_suggests(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "created-without-locaton"]) == 2
+    assert "did you mean 'created-without-location'?" in capsys.readouterr().err
+
+
+def test_console_script(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "statuslint"), "audit", DEMO_HAR, "--format", "json", "--fail-on", "none"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["summary"]["flows"] > 50
+
+
+# The shared corpus ---------------------------------------------------------------------
+
+
+@needs_corpus
+def test_requestgenerator_matches_independent_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    """The corpus README's counts, made by an independent parser."""
+    _, report, _ = audit_json(capsys, str(CORPUS / "har" / "requestgenerator-all-status-and-method.har"))
+    by_rule = report["summary"]["by_rule"]
+    assert by_rule["created-without-location"] == 11
+    assert by_rule["partial-without-content-range"] == 11
+    assert by_rule["redirect-without-location"] == 55
+    assert by_rule["unauthorized-without-challenge"] == 13
+    assert by_rule["method-not-allowed-without-allow"] == 11
+    assert report["summary"]["flows"] == 665
+    assert report["summary"]["not_audited"]["status_0"] == 11
+    assert report["summary"]["audited"] == 654
+    assert by_rule["status-unregistered"] > 0  # 419/420 are in there
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("har/har2openapi-media-types.har", "entry 0: missing field 'startedDateTime' (4 more unreadable entries)"),
+        ("har/har2openapi-multipart-merge.har", "entry 0: missing field 'startedDateTime' (1 more unreadable entries)"),
+        ("har/hartok6-full-no-responses.har", "entry 0: missing field 'startedDateTime' (7 more unreadable entries)"),
+        ("flows/dumpfile-010.mitm", "cannot read files with flow format version (0, 10)"),
+    ],
+)
+def test_unreadable_corpus_files(capsys: pytest.CaptureFixture[str], name: str, error: str) -> None:
+    path = str(CORPUS / name)
+    code, report, err = audit_json(capsys, path, DEMO_HAR)
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"statuslint: {path}: ") and error in line
+    assert report["inputs"][0]["error"] and report["inputs"][1]["error"] is None
+    assert report["findings"]  # the readable file's findings are kept
+
+
+@needs_corpus
+def test_browser_304_cached_body_is_not_a_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    _, report, _ = audit_json(capsys, str(CORPUS / "har" / "mswjs-response-status-304.har"), "--fail-on", "none")
+    assert "not-modified-with-body" not in report["summary"]["by_rule"]
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    "name", ["har/haralyzer-cnn-chrome.har", "har/mitmproxy-firefox.har", "har/mitmproxy-chrome.har"]
+)
+def test_browser_page_loads_are_clean(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    """Real page loads: 204 beacons, redirects with Location, 304s with cached bodies."""
+    _, report, _ = audit_json(capsys, str(CORPUS / name), "--fail-on", "none")
+    assert report["findings"] == []
+
+
+@needs_corpus
+def test_mixed_flow_kinds_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    files = ["flows-diff_data.mitm", "dumpfile-7-websocket.mitm", "flows-incomplete_log.mitm", "flows-error_log.mitm"]
+    code, report, _ = audit_json(capsys, *(str(CORPUS / "flows" / f) for f in files), "--fail-on", "none")
+    assert code == 0
+    s = report["summary"]
+    assert s["not_audited"]["tcp"] == 2
+    assert s["websocket_messages"] > 0
+    assert s["not_audited"]["no_response"] >= 5
+
+
+@needs_corpus
+def test_every_readable_corpus_file_audits(capsys: pytest.CaptureFixture[str]) -> None:
+    bad = {
+        "har2openapi-media-types.har",
+        "har2openapi-multipart-merge.har",
+        "hartok6-full-no-responses.har",
+        "dumpfile-010.mitm",
+    }
+    files = [str(p) for p in sorted(CORPUS.glob("*/*")) if p.parent.name in ("har", "flows") and p.name not in bad]
+    code, report, err = audit_json(capsys, *files, "--fail-on", "none")
+    assert code == 0, err
+    assert all(i["error"] is None for i in report["inputs"])
