@@ -343,3 +343,25 @@ def test_default_policy_rules_are_fully_documented() -> None:
         for field in ("summary", "why", "example", "fix", "reference"):
             assert getattr(rule, field).strip(), f"{rule.id} lacks {field}"
         assert rule.reference.startswith("RFC"), rule.id
+
+
+def test_readme_example_policy_loads_and_works(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(extends: default\n.*?)```", readme, re.S)
+    assert block, "README lost its example policy"
+    path = write(tmp_path, block.group(1))
+    policy = load_policy(path)
+    html_error = http_flow(status=500, host="a.internal.example", resp_headers={"Content-Type": "text/html"})
+    assert "problem-json-errors" in rules_fired(html_error, policy)
+    assert rules_fired(http_flow(status=500, host="elsewhere.example"), policy) == []
+
+
+def test_docs_rules_md_is_current() -> None:
+    from statuslint.catalog import catalog_markdown
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
+    assert docs.read_text(encoding="utf-8") == catalog_markdown(load_policy()), (
+        "docs/rules.md is stale: statuslint rules --markdown > docs/rules.md"
+    )

@@ -54,6 +54,7 @@ class StatusLint:
         self.exit_code = 0
         self.print_summary = True
         self.running_ = False
+        self.forced_loopback = False
 
     # Options ---------------------------------------------------------------------------
 
@@ -116,6 +117,7 @@ class StatusLint:
         if "listen_host" in updated and not self.running_ and ctx.options.listen_host == "":
             # mitmproxy listens on every interface by default; an auditing proxy for dev
             # traffic should not, unless the user asks for it.
+            self.forced_loopback = True
             ctx.options.update(listen_host="127.0.0.1")
         if "rfile" in updated:
             rfile = getattr(ctx.options, "rfile", None)
@@ -149,6 +151,8 @@ class StatusLint:
 
     def running(self) -> None:
         self.running_ = True
+        if self.forced_loopback:
+            self._rebind_to_loopback()
         # Misspelt --set names are deferred by mitmproxy and then silently ignored.
         for name in list(ctx.options.deferred):
             close = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.75)
@@ -158,6 +162,21 @@ class StatusLint:
                 self.exit_code = 2
                 self._register_exit()
                 ctx.master.shutdown()
+
+    def _rebind_to_loopback(self) -> None:
+        # mitmproxy 12 loads -s scripts after its servers are bound, so the listen_host
+        # set in configure came too late: bind again, now on loopback.
+        proxyserver = ctx.master.addons.get("proxyserver")
+        if proxyserver is None or not ctx.options.server:
+            return
+        exposed = [a for a in proxyserver.listen_addrs() if a[0] not in ("127.0.0.1", "::1")]
+        if exposed:
+            logger.warning(
+                "statuslint: the proxy was bound to all interfaces before statuslint could ask for 127.0.0.1; "
+                "rebinding it to 127.0.0.1 (pass --listen-host to choose an address)"
+            )
+            ctx.options.update(server=False)
+            ctx.options.update(server=True)
 
     # Flow events -------------------------------------------------------------------------
 

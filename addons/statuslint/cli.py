@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__, reports
 from .auditor import Auditor
+from .catalog import catalog_markdown
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list the rules of the policy, or document one")
     rules.add_argument("rule_id", nargs="?", metavar="ID", help="show this rule's documentation")
     rules.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
+    rules.add_argument("--markdown", action="store_true", help="the whole catalog as Markdown (docs/rules.md)")
     rules.set_defaults(run=_cmd_rules)
 
     proxy = sub.add_parser(
@@ -190,6 +192,9 @@ def _finding_line(finding: Finding):
 
 def _cmd_rules(args: argparse.Namespace) -> int:
     policy: Policy = load_policy(args.policy)
+    if args.markdown:
+        sys.stdout.write(catalog_markdown(policy))
+        return EXIT_OK
     console = console_for(sys.stdout)
     if args.rule_id is None:
         print_catalog(policy, console)
