@@ -8,6 +8,7 @@ policy.
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
 from dataclasses import dataclass, field, replace
@@ -319,8 +320,6 @@ def _check_keys(node: LineDict, allowed: tuple[str, ...], source: str, what: str
 
 
 def _suggest(word: str, choices: Any) -> str:
-    import difflib
-
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

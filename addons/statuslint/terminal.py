@@ -48,7 +48,8 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
 
     if summary["by_rule"]:
         table = Table(title="Findings by rule", title_justify="left", expand=False)
-        table.add_column("rule")
+        # Rule ids are what users copy into overrides: never cut them.
+        table.add_column("rule", no_wrap=True, min_width=max(len(r) for r in summary["by_rule"]))
         table.add_column("severity")
         table.add_column("count", justify="right")
         table.add_column("summary", overflow="fold")
@@ -78,7 +79,7 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
 
 def print_catalog(policy: Policy, console: Console) -> None:
     table = Table(title=f"Rules of policy '{policy.name}' ({policy.source})", title_justify="left")
-    table.add_column("id", no_wrap=True)
+    table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in policy.rules), default=2))
     table.add_column("severity")
     table.add_column("summary", overflow="fold")
     for rule in policy.rules:
