@@ -47,7 +47,6 @@ class StatusLint:
         self.policy_label = BUILTIN_NAME
         self.fail_on: Severity | None = None
         self.report_path = ""
-        self.log_path = ""
         self.log_file: IO[str] | None = None
         self.replay_is_har = False
         self.next_index: dict[str, int] = {}
@@ -127,7 +126,6 @@ class StatusLint:
         if self.log_file is not None:
             self.log_file.close()
             self.log_file = None
-        self.log_path = path
         if path:
             self._check_writable_dir(path, "statuslint_log")
             try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import yaml
-
 from .policy import Policy
 
 
@@ -20,7 +18,6 @@ def catalog_markdown(policy: Policy) -> str:
     ]
     lines += [f"| [`{r.id}`](#{r.id}) | {r.severity.label} | {r.summary} |" for r in policy.rules]
     for r in policy.rules:
-        condition = {k: v for k, v in (("when", r.when_yaml), ("require", r.require_yaml)) if v is not None}
         lines += [
             "",
             f"## {r.id}",
@@ -44,7 +41,7 @@ def catalog_markdown(policy: Policy) -> str:
             "Checked as:",
             "",
             "```yaml",
-            yaml.safe_dump(condition, sort_keys=False, allow_unicode=True).rstrip(),
+            r.condition_text(),
             "```",
             "",
             f"Reference: {r.reference}",

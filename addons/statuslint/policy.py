@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
 from .findings import Severity
 from .flowview import FlowView
@@ -85,6 +87,11 @@ class Rule:
         if not self.when_rest(view):
             return False
         return self.require is None or not self.require(view)
+
+    def condition_text(self) -> str:
+        """``when``/``require`` as YAML, as the rule's documentation shows them."""
+        condition = {k: v for k, v in (("when", self.when_yaml), ("require", self.require_yaml)) if v is not None}
+        return yaml.safe_dump(condition, sort_keys=False, allow_unicode=True).rstrip()
 
     def format_message(self, view: FlowView) -> str:
         return self.message.format(method=view.method, status=view.status, path=view.path, host=view.host)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import IO
 
-import yaml
 from rich.console import Console, Group
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -101,10 +100,9 @@ def print_rule(rule: Rule, console: Console) -> None:
         parts += [Markdown("**Example (violation)**"), Syntax(rule.example, "http", theme="ansi_dark"), Text()]
     if rule.fix:
         parts += [Markdown("**Fix**"), Syntax(rule.fix, "http", theme="ansi_dark"), Text()]
-    condition = {k: v for k, v in (("when", rule.when_yaml), ("require", rule.require_yaml)) if v is not None}
     parts += [
         Markdown("**Checked as**"),
-        Syntax(yaml.safe_dump(condition, sort_keys=False).rstrip(), "yaml", theme="ansi_dark"),
+        Syntax(rule.condition_text(), "yaml", theme="ansi_dark"),
     ]
     if rule.reference:
         parts += [Text(), Text.assemble(("Reference: ", "bold"), rule.reference)]
