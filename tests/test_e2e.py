@@ -57,9 +57,9 @@ API_KEY_HEADERS = {**JSON_ACCEPT, "X-Api-Key": API_KEY}
 COOKIE = {"Cookie": f"PHPSESSID={SESSION_COOKIE}; theme=dark"}
 
 REPORT_FIELDS = {"tool", "policy", "inputs", "findings", "summary"}
-FINDING_FIELDS = {"rule", "severity", "message", "reference", "flow"}
+FINDING_FIELDS = {"rule", "severity", "message", "reference", "endpoint", "flow", "evidence"}
 FLOW_FIELDS = {"source", "index", "method", "url", "status"}
-SUMMARY_FIELDS = {"flows", "audited", "by_rule", "by_severity"}
+SUMMARY_FIELDS = {"flows", "audited", "by_rule", "by_severity", "endpoints", "coverage"}
 
 
 # Requests ------------------------------------------------------------------------------
@@ -315,9 +315,12 @@ def assert_report_contract(report: Mapping[str, Any]) -> None:
     assert isinstance(report["inputs"], list)
     for finding in report["findings"]:
         assert finding.keys() >= FINDING_FIELDS, finding
-        assert finding["flow"].keys() >= FLOW_FIELDS, finding
+        # An API-level finding has no flow of its own; it rests on its evidence.
+        assert finding["flow"] is not None or finding["evidence"], finding
+        for ref in filter(None, [finding["flow"], *finding["evidence"]]):
+            assert ref.keys() >= FLOW_FIELDS, finding
         assert finding["severity"] in ("error", "warning", "info")
-        assert finding["message"] and finding["reference"]
+        assert finding["message"] and finding["reference"] and finding["endpoint"]
     assert report["summary"].keys() >= SUMMARY_FIELDS
     assert set(report["summary"]["by_severity"]) == {"error", "warning", "info"}
 

@@ -7,30 +7,38 @@ silently, so statuslint does its own checking and fails loudly.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import difflib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import IO
 
-from mitmproxy import ctx, dns, exceptions, flow, http, tcp, udp
+from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
 
 from . import reports
-from .auditor import Auditor
+from .auditor import LIMIT_NOUNS, Auditor, Limits
 from .findings import Finding, Severity, parse_fail_on
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
-from .terminal import console_for, print_summary
+from .terminal import console_for, print_summary, summary_text
 from .yamlsource import PolicyError
 
 logger = logging.getLogger(__name__)
 
-OPTIONS = ("statuslint_policy", "statuslint_report", "statuslint_log", "statuslint_fail_on")
+LIMIT_OPTIONS = {
+    "statuslint_max_urls": "max_urls",
+    "statuslint_max_endpoints": "max_endpoints",
+    "statuslint_max_findings": "max_findings",
+}
+OPTIONS = ("statuslint_policy", "statuslint_report", "statuslint_log", "statuslint_fail_on", *LIMIT_OPTIONS)
 INDEX_KEY = "statuslint.index"
 LIVE_SOURCE = "live"
 
@@ -54,6 +62,8 @@ class StatusLint:
         self.print_summary = True
         self.running_ = False
         self.forced_loopback = False
+        self.limits = Limits()
+        self.summary_signal = False
 
     # Options ---------------------------------------------------------------------------
 
@@ -77,11 +87,38 @@ class StatusLint:
             "Exit non-zero at the end when a statuslint finding reaches this severity (error, warning, info); "
             "empty: never.",
         )
+        defaults = Limits()
+        for option, field in LIMIT_OPTIONS.items():
+            what = LIMIT_NOUNS[field]
+            loader.add_option(
+                option,
+                str,
+                str(getattr(defaults, field)),
+                f"statuslint keeps state for at most this many {what}; the least recently used are forgotten"
+                + (
+                    " (0: keep all findings for the report; every finding is always counted and logged)."
+                    if field == "max_findings"
+                    else "."
+                ),
+            )
         # Ready before the first configure: mitmproxy only sends options that were set
         # to an addon added programmatically.
         self.auditor = Auditor(load_policy())
 
     def configure(self, updated: set[str]) -> None:
+        if updated & LIMIT_OPTIONS.keys():
+            values = {}
+            for option, field in LIMIT_OPTIONS.items():
+                try:
+                    values[field] = Limits.parse(
+                        option, getattr(ctx.options, option), allow_zero=field == "max_findings"
+                    )
+                except ValueError as e:
+                    self._fail_startup()
+                    raise exceptions.OptionsError(str(e)) from None
+            self.limits = Limits(**values)
+            if self.auditor is not None:
+                self.auditor.set_limits(self.limits)
         if "statuslint_policy" in updated:
             value = ctx.options.statuslint_policy.strip()
             try:
@@ -91,7 +128,7 @@ class StatusLint:
                 raise exceptions.OptionsError(f"statuslint_policy: {e}") from None
             self.policy_label = value or BUILTIN_NAME
             if self.auditor is None or not self.running_:
-                self.auditor = Auditor(policy)
+                self.auditor = Auditor(policy, self.limits)
             else:
                 self.auditor.use_policy(policy)
                 logger.info("statuslint: policy %s loaded (%d rules)", self.policy_label, len(policy.enabled_rules))
@@ -151,6 +188,7 @@ class StatusLint:
         self.running_ = True
         if self.forced_loopback:
             self._rebind_to_loopback()
+        self._listen_for_summary_signal()
         # Misspelt --set names are deferred by mitmproxy and then silently ignored.
         for name in list(ctx.options.deferred):
             close = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.75)
@@ -175,6 +213,25 @@ class StatusLint:
             )
             ctx.options.update(server=False)
             ctx.options.update(server=True)
+
+    def _listen_for_summary_signal(self) -> None:
+        # mitmdump has no command prompt: `kill -USR1 <pid>` asks it for the summary.
+        if not hasattr(signal, "SIGUSR1"):
+            return
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self.summary_command)
+        except (RuntimeError, ValueError, NotImplementedError):
+            return  # no loop of ours (tests), or not the main thread
+        self.summary_signal = True
+
+    # Commands ----------------------------------------------------------------------------
+
+    @command.command("statuslint.summary")
+    def summary_command(self) -> None:
+        """Show the statuslint audit summary of the traffic so far (in the event log)."""
+        if self.auditor is None:
+            return
+        logger.info("statuslint: audit summary so far\n%s", summary_text(self.auditor))
 
     # Flow events -------------------------------------------------------------------------
 
@@ -225,25 +282,38 @@ class StatusLint:
         return getattr(ctx.options, "rfile", None) or "replay"
 
     def _report_findings(self, f: http.HTTPFlow, found: list[Finding]) -> None:
-        lines = []
+        index = f.metadata.get(INDEX_KEY)
+        mine = [x for x in found if x.flow is not None and x.flow.index == index]
         for finding in found:
-            ref = finding.flow
-            logger.log(
-                _LOG_LEVEL[finding.severity],
-                f"statuslint {finding.severity.label} {finding.rule}: {ref.method} {ref.url} {ref.status}: "
-                f"{finding.message}",
-            )
-            lines.append(f"statuslint {finding.severity.label} {finding.rule}: {finding.message}")
-            if self.log_file is not None:
-                record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json()}
-                self.log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        worst = max(x.severity for x in found)
-        f.marked = _MARKER[worst]
-        f.comment = "\n".join(filter(None, [f.comment, *lines]))
+            self._log_finding(finding)
+        # A stateful finding may be about an earlier flow (a HEAD that failed before its
+        # GET worked): that flow has gone by, so only this one is marked.
+        if mine:
+            lines = [f"statuslint {x.severity.label} {x.rule}: {x.message}" for x in mine]
+            f.marked = _MARKER[max(x.severity for x in mine)]
+            f.comment = "\n".join(filter(None, [f.comment, *lines]))
+
+    def _log_finding(self, finding: Finding) -> None:
+        ref = finding.flow
+        where = f"{ref.method} {ref.url} {ref.status}" if ref else finding.endpoint
+        logger.log(
+            _LOG_LEVEL[finding.severity],
+            f"statuslint {finding.severity.label} {finding.rule}: {where}: {finding.message}",
+        )
+        if self.log_file is not None:
+            record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json()}
+            self.log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     # End ---------------------------------------------------------------------------------
 
     def done(self) -> None:
+        if self.summary_signal:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR1)
+        if self.auditor is not None:
+            # API-level findings rest on all the traffic: they are known now.
+            for finding in self.auditor.api_findings():
+                self._log_finding(finding)
         if self.log_file is not None:
             self.log_file.close()
             self.log_file = None

@@ -44,6 +44,8 @@ def catalog_markdown(policy: Policy) -> str:
             r.condition_text(),
             "```",
             "",
-            f"Reference: {r.reference}",
         ]
+        if r.check is not None:
+            lines += [f"A stateful check (statuslint/stateful/). It needs {r.needs()}.", ""]
+        lines += [f"Reference: {r.reference}"]
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__, reports
-from .auditor import Auditor
+from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .policy import BUILTIN_NAME, Policy, load_policy
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--fail-on", default="error", help=fail_help + "; default: error")
     audit.add_argument("--quiet", "-q", action="store_true", help="summary only: do not list each finding")
     audit.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    _limit_arguments(audit)
     audit.set_defaults(run=_cmd_audit)
 
     rules = sub.add_parser("rules", help="list the rules of the policy, or document one")
@@ -82,9 +83,44 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--fail-on", default="none", help=fail_help + "; default: none")
     proxy.add_argument("--confdir", help="mitmproxy's configuration/CA directory (default: ~/.mitmproxy)")
     proxy.add_argument("--show-flows", action="store_true", help="also print every flow, as mitmdump does")
+    _limit_arguments(proxy)
     proxy.add_argument("mitmdump_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     proxy.set_defaults(run=_cmd_proxy)
     return parser
+
+
+def _limit_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    group = parser.add_argument_group("state limits (bounded memory on long runs)")
+    group.add_argument(
+        "--max-urls",
+        default=str(defaults.max_urls),
+        metavar="N",
+        help=f"URLs whose lifecycle is tracked across flows (default: {defaults.max_urls})",
+    )
+    group.add_argument(
+        "--max-endpoints",
+        default=str(defaults.max_endpoints),
+        metavar="N",
+        help=f"endpoints counted one by one; the rest are summed up (default: {defaults.max_endpoints})",
+    )
+    group.add_argument(
+        "--max-findings",
+        default=str(defaults.max_findings),
+        metavar="N",
+        help=f"findings kept for the report, 0 for all; every finding is counted (default: {defaults.max_findings})",
+    )
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    try:
+        return Limits(
+            max_urls=Limits.parse("--max-urls", args.max_urls),
+            max_endpoints=Limits.parse("--max-endpoints", args.max_endpoints),
+            max_findings=Limits.parse("--max-findings", args.max_findings, allow_zero=True),
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 # audit ---------------------------------------------------------------------------------
@@ -106,17 +142,23 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         raise UsageError("--output needs a machine format: --format json")
     if args.output and not Path(args.output).parent.is_dir():
         raise UsageError(f"--output: directory {Path(args.output).parent} does not exist")
+    limits = _limits(args)
     policy = load_policy(args.policy)
 
     report_to_stdout = fmt != "text" and not args.output
     # Keep stdout clean for a machine report printed there.
     console = console_for(sys.stderr if report_to_stdout else sys.stdout)
-    auditor = Auditor(policy)
+    auditor = Auditor(policy, limits)
     failed_input = False
+    list_findings = not args.quiet and fmt == "text"
     for path in args.inputs:
         failed_input |= not _audit_file(
-            auditor, path, console, list_findings=not args.quiet and fmt == "text", progress=not args.no_progress
+            auditor, path, console, list_findings=list_findings, progress=not args.no_progress
         )
+    if list_findings:
+        # API-level findings rest on all the traffic: they are known now.
+        for finding in auditor.api_findings():
+            console.print(_finding_line(finding), soft_wrap=True)
 
     if fmt == "text" or args.output:
         print_summary(auditor, console)
@@ -177,6 +219,15 @@ def _finding_line(finding: Finding):
     from rich.text import Text
 
     ref = finding.flow
+    if ref is None:
+        return Text.assemble(
+            ("API", "bold"),
+            " ",
+            severity_text(finding.severity),
+            " ",
+            (finding.rule, "magenta"),
+            f" {finding.endpoint}: {finding.message}",
+        )
     return Text.assemble(
         (f"{ref.source}#{ref.index}", "bold"),
         " ",
@@ -225,6 +276,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
             reports.format_for_path(args.report)
         except ValueError as e:
             raise UsageError(f"--report: {e}") from None
+    limits = _limits(args)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: {args.port} is not a port number")
     if args.reverse and not args.reverse.startswith(("http://", "https://")):
@@ -243,6 +295,9 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
         "statuslint_report": args.report or "",
         "statuslint_log": args.log or "",
         "statuslint_fail_on": args.fail_on,
+        "statuslint_max_urls": str(limits.max_urls),
+        "statuslint_max_endpoints": str(limits.max_endpoints),
+        "statuslint_max_findings": str(limits.max_findings),
     }
     if args.confdir:
         settings["confdir"] = args.confdir

@@ -1,10 +1,16 @@
-"""Severities and findings: what a rule reports about one flow."""
+"""Severities and findings: what a rule reports, about one flow or about the API."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 from typing import Any
+
+from .redact import redact_url
+
+# A flow as state across flows remembers it: (source, index, method, status, url). The
+# URL is raw; it is redacted when a finding is made from it, and never output as is.
+Seen = tuple[str, int, str, int, str]
 
 
 class Severity(enum.IntEnum):
@@ -53,20 +59,36 @@ class FlowRef:
             "status": self.status,
         }
 
+    @classmethod
+    def from_seen(cls, seen: Seen) -> FlowRef:
+        source, index, method, status, url = seen
+        return cls(source, index, method, redact_url(url), status)
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """``flow`` is None for an API-level finding, which rests on ``evidence`` alone."""
+
     rule: str
     severity: Severity
     message: str
     reference: str
-    flow: FlowRef
+    flow: FlowRef | None
+    endpoint: str
+    evidence: tuple[FlowRef, ...] = ()
+    details: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, endpoint: str | None = None) -> dict[str, Any]:
+        """``endpoint`` replaces the one recorded (templates learned later apply)."""
+        out: dict[str, Any] = {
             "rule": self.rule,
             "severity": self.severity.label,
             "message": self.message,
             "reference": self.reference,
-            "flow": self.flow.to_json(),
+            "endpoint": endpoint or self.endpoint,
+            "flow": self.flow.to_json() if self.flow else None,
+            "evidence": [e.to_json() for e in self.evidence],
         }
+        if self.details:
+            out["details"] = self.details
+        return out

@@ -18,13 +18,15 @@ from typing import Any
 import yaml
 
 from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
+from .endpoints import PathTemplate
 from .findings import Severity
 from .flowview import FlowView
+from .stateful import CHECKS
 from .yamlsource import LineDict, LineList, PolicyError, load_yaml
 
 BUILTIN_NAME = "default"
 
-POLICY_KEYS = ("name", "description", "extends", "scope", "overrides", "rules")
+POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules")
 RULE_KEYS = (
     "id",
     "severity",
@@ -38,6 +40,7 @@ RULE_KEYS = (
     "message",
     "when",
     "require",
+    "check",
 )
 DOC_KEYS = ("why", "example", "fix", "reference")
 OVERRIDE_KEYS = ("severity", "enabled", "exclude_paths")
@@ -76,22 +79,34 @@ class Rule:
     when_rest: Predicate
     require: Predicate | None
     exclude_paths: tuple[re.Pattern[str], ...] = ()
+    # A stateful check implemented in Python (statuslint.stateful) instead of when/require.
+    check: str | None = None
 
     def applies_to(self, status: int, method: str) -> bool:
         return (self.statuses is None or status in self.statuses) and (self.methods is None or method in self.methods)
 
+    def excludes(self, path: str) -> bool:
+        return any(g.match(path) for g in self.exclude_paths)
+
     def violated_by(self, view: FlowView) -> bool:
         """Assumes ``applies_to`` held. May raise ``Undecidable``."""
-        if self.exclude_paths and any(g.match(view.path) for g in self.exclude_paths):
+        if self.exclude_paths and self.excludes(view.path):
             return False
         if not self.when_rest(view):
             return False
         return self.require is None or not self.require(view)
 
     def condition_text(self) -> str:
-        """``when``/``require`` as YAML, as the rule's documentation shows them."""
-        condition = {k: v for k, v in (("when", self.when_yaml), ("require", self.require_yaml)) if v is not None}
+        """``when``/``require`` (or ``check``) as YAML, as the rule's documentation shows them."""
+        pairs = (("when", self.when_yaml), ("require", self.require_yaml), ("check", self.check))
+        condition = {k: v for k, v in pairs if v is not None}
         return yaml.safe_dump(condition, sort_keys=False, allow_unicode=True).rstrip()
+
+    def needs(self) -> str:
+        """What traffic the rule needs before it can say anything (for rule coverage)."""
+        if self.check is not None:
+            return CHECKS[self.check]
+        return _describe_when(self.methods, self.when_yaml)
 
     def format_message(self, view: FlowView) -> str:
         return self.message.format(method=view.method, status=view.status, path=view.path, host=view.host)
@@ -116,6 +131,7 @@ class Policy:
     description: str
     rules: list[Rule]
     scope: Scope
+    endpoints: tuple[PathTemplate, ...] = ()
 
     @property
     def enabled_rules(self) -> list[Rule]:
@@ -167,6 +183,7 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
     name = _string(doc, "name", source, default=path.stem)
     description = _string(doc, "description", source, default="")
     scope = _scope(doc, compiler, source)
+    endpoints = _endpoints(doc, source)
 
     rules: list[Rule] = list(parent.rules) if parent else []
     known = {r.id: i for i, r in enumerate(rules)}
@@ -197,7 +214,32 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
 
     if parent:
         scope = parent.scope.extend(scope)
-    return Policy(name=name, source=source, description=description, rules=rules, scope=scope)
+        # This policy's templates are tried first: the more specific file wins.
+        endpoints += tuple(t for t in parent.endpoints if t.text not in {e.text for e in endpoints})
+    return Policy(name=name, source=source, description=description, rules=rules, scope=scope, endpoints=endpoints)
+
+
+def _endpoints(doc: LineDict, source: str) -> tuple[PathTemplate, ...]:
+    node = doc.get("endpoints")
+    if node is None:
+        return ()
+    if not isinstance(node, LineList):
+        raise PolicyError(
+            source, doc.line_of("endpoints"), "'endpoints' takes a list of path templates like /v1/orgs/{org}"
+        )
+    templates: list[PathTemplate] = []
+    for i, text in enumerate(node):
+        line = node.line_of(i)
+        if not isinstance(text, str):
+            raise PolicyError(source, line, f"an endpoint template must be a string, not {type(text).__name__}")
+        try:
+            template = PathTemplate.parse(text.strip())
+        except ValueError as e:
+            raise PolicyError(source, line, str(e)) from None
+        if any(t.text == template.text for t in templates):
+            raise PolicyError(source, line, f"endpoint template {template.text!r} is listed twice")
+        templates.append(template)
+    return tuple(templates)
 
 
 def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rule:
@@ -216,8 +258,24 @@ def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rul
     for required in ("severity", "summary"):
         if required not in node:
             raise PolicyError(source, node.line, f"rule '{rule_id}' has no '{required}'")
-    if "when" not in node and "require" not in node:
-        raise PolicyError(source, node.line, f"rule '{rule_id}' needs 'when', 'require' or both")
+    check = node.get("check")
+    if check is not None:
+        if not isinstance(check, str) or check not in CHECKS:
+            raise PolicyError(
+                source,
+                node.line_of("check"),
+                f"unknown check {check!r}{_suggest(str(check), CHECKS)} (stateful checks: {', '.join(CHECKS)})",
+            )
+        for key in ("when", "require", "message"):
+            if key in node:
+                raise PolicyError(
+                    source,
+                    node.line_of(key),
+                    f"rule '{rule_id}': '{key}' cannot be combined with 'check' (a stateful check decides which "
+                    "flows it looks at and words its own message; narrow it with exclude_paths or scope)",
+                )
+    elif "when" not in node and "require" not in node:
+        raise PolicyError(source, node.line, f"rule '{rule_id}' needs 'when', 'require' or both (or a 'check')")
     severity = _severity(node["severity"], source, node.line_of("severity"))
     texts = {k: _string(node, k, source, default="") for k in ("summary", *DOC_KEYS)}
     if not texts["summary"].strip():
@@ -263,6 +321,7 @@ def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rul
         when_rest=when_rest,
         require=require,
         exclude_paths=exclude,
+        check=check,
     )
 
 
@@ -374,6 +433,21 @@ def _check_message(message: str, source: str, line: int) -> None:
             raise PolicyError(
                 source, line, f"unknown placeholder '{{{name}}}' in message (allowed: {', '.join(MESSAGE_FIELDS)})"
             )
+
+
+def _describe_when(methods: frozenset[str] | None, when: Any) -> str:
+    """``when`` in words, as far as a sentence can say it: "DELETE answered 200"."""
+    if not when:
+        return "any audited flow"
+    status = when.get("status") if isinstance(when, dict) else None
+    parts = [" or ".join(sorted(methods)) if methods else "a request"]
+    if status is not None:
+        shown = ", ".join(str(s) for s in status) if isinstance(status, list) else str(status)
+        parts.append(f"answered {shown}")
+    rest = [k for k in when if k not in ("method", "status")]
+    if rest:
+        parts.append(f"matching {', '.join(rest)}")
+    return " ".join(parts)
 
 
 def _plain(value: Any) -> Any:

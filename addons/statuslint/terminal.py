@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import IO
 
 from rich.console import Console, Group
@@ -45,35 +46,106 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         if info.error:
             console.print(Text(f"input error: {info.source}: {info.error}", style="bold red"))
 
+    coverage = {row["rule"]: row for row in summary["coverage"]["rules"]}
     if summary["by_rule"]:
         table = Table(title="Findings by rule", title_justify="left", expand=False)
         # Rule ids are what users copy into overrides: never cut them.
-        table.add_column("rule", no_wrap=True, min_width=max(len(r) for r in summary["by_rule"]))
-        table.add_column("severity")
-        table.add_column("count", justify="right")
-        table.add_column("summary", overflow="fold")
+        width = max(len(r) for r in summary["by_rule"])
+        table.add_column("rule", no_wrap=True, min_width=width)
+        table.add_column("severity", no_wrap=True)
+        table.add_column("findings", justify="right", no_wrap=True)
+        table.add_column("of flows", justify="right", no_wrap=True)
+        # The summary only where it fits: the ids say enough on a narrow terminal.
+        wide = console.width >= width + 70
+        if wide:
+            table.add_column("summary", overflow="fold")
         for rule_id, count in summary["by_rule"].items():
             rule = auditor.policy.rule(rule_id)
             label = rule.severity.label if rule else "?"
-            table.add_row(
-                rule_id, Text(label, style=SEVERITY_STYLE.get(label, "")), str(count), rule.summary if rule else ""
-            )
+            evaluated = coverage.get(rule_id, {}).get("evaluated")
+            cells = [
+                rule_id,
+                Text(label, style=SEVERITY_STYLE.get(label, "")),
+                str(count),
+                "" if evaluated is None else str(evaluated),
+            ]
+            if wide:
+                cells.append(rule.summary if rule else "")
+            table.add_row(*cells)
         console.print(table)
 
-    if summary["top_endpoints"]:
-        table = Table(title="Top offending endpoints", title_justify="left", expand=False)
-        table.add_column("endpoint", overflow="fold")
-        table.add_column("findings", justify="right")
-        for row in summary["top_endpoints"]:
-            table.add_row(row["endpoint"], str(row["findings"]))
-        console.print(table)
+    _print_endpoints(summary, console, top)
+    _print_coverage(summary, console)
 
-    for rule_id, error in summary["internal_errors"].items():
+    limits = summary["limits"]
+    if limits["findings_omitted"] or limits["endpoints_folded"] or limits["urls_forgotten"]:
         console.print(
-            Text(f"internal error in rule {rule_id}: {error} (the rule was skipped where it failed)", style="red")
+            Text(
+                f"state limits reached: {limits['findings_omitted']} findings counted but not kept for the report "
+                f"(max {limits['max_findings']}), {limits['endpoints_folded']} endpoints summed up as 'other' "
+                f"(max {limits['max_endpoints']}), {limits['urls_forgotten']} URLs forgotten by the lifecycle "
+                f"checks (max {limits['max_urls']})",
+                style="dim",
+            )
         )
+    for rule_id, error in summary["internal_errors"].items():
+        console.print(Text(f"internal error in {rule_id}: {error} (it was skipped where it failed)", style="red"))
     if not total and summary["audited"]:
         console.print(Text("No findings.", style="green"))
+
+
+def _print_endpoints(summary: dict, console: Console, top: int) -> None:
+    rows = summary["endpoints"]
+    if not rows:
+        return
+    # The endpoints with findings first, then the busiest.
+    shown = sorted(rows, key=lambda r: (-r["findings"], -r["requests"], r["endpoint"]))[: max(top, 15)]
+    table = Table(title="Endpoints", title_justify="left", expand=False)
+    table.add_column("endpoint", overflow="fold", ratio=3)
+    table.add_column("requests", justify="right", no_wrap=True)
+    table.add_column("statuses", overflow="fold", ratio=2)
+    table.add_column("findings", justify="right", no_wrap=True)
+    for row in shown:
+        codes = " ".join(f"{code}:{n}" for code, n in row["by_status"].items())
+        table.add_row(
+            row["endpoint"],
+            str(row["requests"]),
+            codes,
+            Text(str(row["findings"]), style="yellow" if row["findings"] else "dim"),
+        )
+    console.print(table)
+    if len(rows) > len(shown):
+        console.print(Text(f"{len(rows) - len(shown)} more endpoints in the JSON report", style="dim"))
+
+
+def _print_coverage(summary: dict, console: Console) -> None:
+    coverage = summary["coverage"]
+    rows = coverage["rules"]
+    applied = [r for r in rows if r["evaluated"] or r["violated"]]
+    clean = [r for r in applied if not r["violated"]]
+    line = Text(f"Rule coverage: {len(applied)} of {len(rows)} rules met traffic they apply to")
+    if applied:
+        line.append(f"; {len(clean)} of those passed on every flow")
+    console.print(line)
+    undecided = {r["rule"]: r["undecidable"] for r in rows if r["undecidable"]}
+    if undecided:
+        parts = ", ".join(f"{rule} ({n})" for rule, n in undecided.items())
+        console.print(Text(f"could not decide on some flows (no body recorded, streamed): {parts}", style="dim"))
+    if coverage["never_applicable"]:
+        table = Table(title="Rules that never ran (nothing they apply to was seen)", title_justify="left", expand=False)
+        table.add_column("rule", no_wrap=True, min_width=max(len(r["rule"]) for r in coverage["never_applicable"]))
+        table.add_column("needs", overflow="fold")
+        for row in coverage["never_applicable"]:
+            table.add_row(row["rule"], row["needs"])
+        console.print(table)
+
+
+def summary_text(auditor: Auditor, width: int = 110) -> str:
+    """The summary as plain text, for mitmproxy's event log."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, no_color=True, highlight=False, soft_wrap=False, emoji=False)
+    print_summary(auditor, console)
+    return buffer.getvalue().rstrip()
 
 
 def print_catalog(policy: Policy, console: Console) -> None:
@@ -104,6 +176,8 @@ def print_rule(rule: Rule, console: Console) -> None:
         Markdown("**Checked as**"),
         Syntax(rule.condition_text(), "yaml", theme="ansi_dark"),
     ]
+    if rule.check is not None:
+        parts += [Text(f"A stateful check, implemented in statuslint/stateful/. It needs {rule.needs()}.", style="dim")]
     if rule.reference:
         parts += [Text(), Text.assemble(("Reference: ", "bold"), rule.reference)]
     parts += [Text(f"Defined at {rule.origin}", style="dim")]

@@ -14,7 +14,7 @@ def build(auditor: Auditor, policy_label: str) -> dict[str, Any]:
         "tool": {"name": "statuslint", "version": __version__},
         "policy": policy_label,
         "inputs": [{"source": i.source, "flows": i.flows, "error": i.error} for i in auditor.inputs],
-        "findings": [f.to_json() for f in auditor.ordered_findings()],
+        "findings": [f.to_json(auditor.endpoint_of(f)) for f in auditor.ordered_findings()],
         "summary": auditor.summary(),
     }
 

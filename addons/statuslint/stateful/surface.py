@@ -1,0 +1,247 @@
+"""The API's surface: what one endpoint's answers say about another's, host by host.
+
+These facts do not depend on when a flow came, so state is kept per host and per
+endpoint, across inputs. Hosts and endpoints are bounded like URLs are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from urllib.parse import urlsplit
+
+from ..endpoints import EndpointTable, endpoint_name, split_endpoint
+from ..findings import Seen
+from ..lru import LRU
+from . import Hit, Observation, is_success
+
+NOT_IMPLEMENTED = "not-implemented-but-implemented"
+ALLOW_CONTRADICTS = "allow-contradicts-traffic"
+INCONSISTENT = "inconsistent-status"
+CHECK_NAMES = (NOT_IMPLEMENTED, ALLOW_CONTRADICTS, INCONSISTENT)
+
+# Distinct methods remembered per host or endpoint (custom methods are unbounded).
+_METHOD_LIMIT = 32
+# Methods a framework or CORS middleware answers for every path, whatever Allow says.
+_ANSWERED_BY_MIDDLEWARE = frozenset({"OPTIONS", "CONNECT", "TRACE"})
+
+
+def _path_of(seen: Seen) -> str:
+    try:
+        return urlsplit(seen[4]).path or "/"
+    except ValueError:
+        return "?"
+
+
+def _where(seen: Seen) -> str:
+    return f"{seen[2]} {_path_of(seen)} answered {seen[3]} (#{seen[1]})"
+
+
+class _HostMethods:
+    __slots__ = ("pending", "reported", "succeeded")
+
+    def __init__(self) -> None:
+        self.succeeded: dict[str, Seen] = {}  # method -> its first 2xx on this host
+        self.pending: dict[str, tuple[Seen, str, str]] = {}  # method -> a 501 (seen, path, endpoint)
+        self.reported: set[str] = set()  # endpoints already reported
+
+
+class MethodSupport:
+    """not-implemented-but-implemented: 501 says *no* resource supports the method."""
+
+    def __init__(self, limit: int, evaluated: Counter[str]) -> None:
+        self.hosts: LRU[str, _HostMethods] = LRU(limit)
+        self.evaluated = evaluated
+
+    def observe(self, obs: Observation) -> list[Hit]:
+        view = obs.view
+        method, status = view.method, view.status
+        if status == 501:
+            self.evaluated[NOT_IMPLEMENTED] += 1
+            host = self.hosts.setdefault(view.host, _HostMethods)
+            other = host.succeeded.get(method)
+            if other is not None:
+                return self._report(host, obs.seen, view.path, obs.endpoint, other)
+            if method not in host.pending and len(host.pending) < _METHOD_LIMIT:
+                host.pending[method] = (obs.seen, view.path, obs.endpoint)
+        elif is_success(status):
+            host = self.hosts.setdefault(view.host, _HostMethods)
+            if method not in host.succeeded and len(host.succeeded) < _METHOD_LIMIT:
+                host.succeeded[method] = obs.seen
+            pending = host.pending.pop(method, None)
+            if pending is not None:
+                # The 501 came first; this success shows it was wrong.
+                return self._report(host, *pending, obs.seen)
+        return []
+
+    @staticmethod
+    def _report(host: _HostMethods, seen: Seen, path: str, endpoint: str, other: Seen) -> list[Hit]:
+        if endpoint in host.reported or len(host.reported) >= 4 * _METHOD_LIMIT:
+            return []
+        host.reported.add(endpoint)
+        method = seen[2]
+        message = (
+            f"{method} answered 501 Not Implemented, but {_where(other)}: 501 means no resource of the "
+            f"server supports {method}; a method this resource lacks is 405 Method Not Allowed"
+        )
+        return [Hit(NOT_IMPLEMENTED, message, seen, path, endpoint, (other,))]
+
+
+class _EndpointMethods:
+    __slots__ = ("allow", "reported", "succeeded")
+
+    def __init__(self) -> None:
+        self.succeeded: dict[str, Seen] = {}
+        self.allow: tuple[frozenset[str], str, Seen, str, str] | None = None  # methods, header, seen, path, endpoint
+        self.reported: set[str] = set()
+
+
+def _allows(allowed: frozenset[str], method: str) -> bool:
+    # Allow lists GET and leaves HEAD implied often enough not to hold it against a server.
+    return method in allowed or (method == "HEAD" and "GET" in allowed)
+
+
+class AllowedMethods:
+    """allow-contradicts-traffic: Allow on an endpoint omits a method that succeeded there."""
+
+    def __init__(self, limit: int, evaluated: Counter[str]) -> None:
+        self.endpoints: LRU[tuple[str, str], _EndpointMethods] = LRU(limit)
+        self.evaluated = evaluated
+
+    def observe(self, obs: Observation) -> list[Hit]:
+        view = obs.view
+        method = view.method
+        key = (view.host, obs.template)
+        st = self.endpoints.get(key)
+        succeeded_now = is_success(view.status) and method not in _ANSWERED_BY_MIDDLEWARE
+        if succeeded_now:
+            st = st or self.endpoints.setdefault(key, _EndpointMethods)
+            if method not in st.succeeded and len(st.succeeded) < _METHOD_LIMIT:
+                st.succeeded[method] = obs.seen
+        header = view.response.headers.get("allow")
+        if header is not None:
+            st = st or self.endpoints.setdefault(key, _EndpointMethods)
+            allowed = frozenset(t.strip().upper() for t in header.split(",") if t.strip())
+            st.allow = (allowed, header, obs.seen, view.path, obs.endpoint)
+            if not st.succeeded:
+                return []
+            self.evaluated[ALLOW_CONTRADICTS] += 1
+            return self._contradictions(st, list(st.succeeded))
+        if succeeded_now and st is not None and st.allow is not None:
+            self.evaluated[ALLOW_CONTRADICTS] += 1
+            return self._contradictions(st, [method])
+        return []
+
+    @staticmethod
+    def _contradictions(st: _EndpointMethods, methods: list[str]) -> list[Hit]:
+        assert st.allow is not None
+        allowed, header, seen, path, endpoint = st.allow
+        missing = [m for m in methods if not _allows(allowed, m) and m not in st.reported]
+        if not missing:
+            return []
+        st.reported.update(missing)
+        evidence = tuple(st.succeeded[m] for m in missing)
+        shown = "; ".join(_where(e) for e in evidence)
+        message = (
+            f"Allow: {header or '(empty)'} omits {', '.join(missing)}, which succeeded on this endpoint "
+            f"({shown}): Allow lists every method the resource supports"
+        )
+        # The answer carrying Allow is the one that is wrong.
+        return [Hit(ALLOW_CONTRADICTS, message, seen, path, endpoint, evidence)]
+
+
+# inconsistent-status ---------------------------------------------------------------------
+
+# kind -> (label, methods, the codes compared, preferred first: the guide's choice breaks ties)
+OPERATIONS: dict[str, tuple[str, frozenset[str], tuple[int, ...]]] = {
+    "delete": ("DELETE", frozenset({"DELETE"}), (204, 200)),
+    "create": ("create (POST)", frozenset({"POST"}), (201, 200)),
+    "update": ("update (PUT/PATCH)", frozenset({"PUT", "PATCH"}), (200, 204)),
+    "validation": ("validation error", frozenset({"POST", "PUT", "PATCH"}), (422, 400)),
+}
+# Evidence flows listed per finding, and endpoints named in its message.
+_EVIDENCE_LIMIT = 10
+_NAMED_IN_MESSAGE = 3
+
+
+def inconsistent_status(table: EndpointTable, evaluated: Counter[str]) -> list[Hit]:
+    """API-level hits, one per host and kind of operation answered with different codes
+    on different endpoints. Computed from the endpoint table, at any time."""
+    by_host: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for endpoint, _ in table.items():
+        method, host, path = split_endpoint(endpoint)
+        by_host[host].append((endpoint, method, path))
+    evaluated[INCONSISTENT] = 0
+    hits: list[Hit] = []
+    for host, endpoints in sorted(by_host.items()):
+        paths = {path for _, _, path in endpoints}
+        for kind, (label, methods, codes) in OPERATIONS.items():
+            chosen: dict[str, int] = {}  # endpoint -> the code it answers this kind with
+            flows = 0
+            both = False
+            for endpoint, method, path in endpoints:
+                if method not in methods:
+                    continue
+                stats = table.stats[endpoint]
+                counts = {c: stats.codes[c] for c in codes if stats.codes[c]}
+                if not counts:
+                    continue
+                if kind == "create" and not _is_create(stats.codes, stats.location_seen, path, paths):
+                    continue
+                both |= len(counts) > 1
+                flows += sum(counts.values())
+                chosen[endpoint] = max(counts, key=lambda c: (counts[c], -codes.index(c)))
+            if len(chosen) < 2:
+                continue
+            evaluated[INCONSISTENT] += flows
+            # An API that answers both 400 and 422 on one endpoint draws a line between
+            # malformed and invalid requests: different codes elsewhere are that line.
+            if kind == "validation" and both:
+                continue
+            groups: dict[int, list[str]] = defaultdict(list)
+            for endpoint, code in chosen.items():
+                groups[code].append(endpoint)
+            if len(groups) < 2:
+                continue
+            hits.append(_inconsistency(table, host, kind, label, codes, groups))
+    return hits
+
+
+def _is_create(codes: Counter[int], location_seen: bool, path: str, paths: set[str]) -> bool:
+    """A POST creates when it was answered 201, carried a Location, or posts to a
+    collection whose items are seen in the traffic (``/books`` beside ``/books/{id}``)."""
+    if codes[201] or location_seen:
+        return True
+    prefix = path.rstrip("/") + "/"
+    return any(p.startswith(prefix) and p[len(prefix) :].split("/", 1)[0].startswith("{") for p in paths)
+
+
+def _inconsistency(
+    table: EndpointTable, host: str, kind: str, label: str, codes: tuple[int, ...], groups: dict[int, list[str]]
+) -> Hit:
+    order = sorted(groups, key=lambda c: (-len(groups[c]), codes.index(c)))
+    majority, minority = order[0], order[1:]
+    evidence: list[Seen] = []
+    for code in [*minority, majority]:
+        for endpoint in sorted(groups[code]):
+            seen = table.stats[endpoint].examples.get(code)
+            if seen is not None and len(evidence) < _EVIDENCE_LIMIT:
+                evidence.append(seen)
+    others = "; ".join(f"{code} on {len(groups[code])} ({_names(groups[code])})" for code in minority)
+    message = (
+        f"{label} is answered {majority} on {len(groups[majority])} endpoint(s) of {host} but {others}: "
+        "use one code for one kind of operation across the API"
+    )
+    methods = "|".join(sorted(OPERATIONS[kind][1]))
+    details = {
+        "host": host,
+        "operation": kind,
+        "majority": {"status": majority, "endpoints": sorted(groups[majority])},
+        "minority": [{"status": code, "endpoints": sorted(groups[code])} for code in minority],
+    }
+    return Hit(INCONSISTENT, message, None, "", endpoint_name(methods, host, "*"), tuple(evidence), details)
+
+
+def _names(endpoints: list[str]) -> str:
+    shown = [split_endpoint(e)[0] + " " + split_endpoint(e)[2] for e in sorted(endpoints)[:_NAMED_IN_MESSAGE]]
+    more = len(endpoints) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")

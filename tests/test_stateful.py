@@ -1,0 +1,551 @@
+"""The rules that need state across flows: sequences that fire them and, as important,
+sequences that must not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from helpers import default_policy, http_flow
+from statuslint.auditor import Auditor, Limits
+from statuslint.findings import Finding
+from statuslint.stateful import CHECKS
+
+JSON = {"Content-Type": "application/json"}
+NO_BODY: dict[str, Any] = {"body": b"", "resp_headers": {}}
+
+
+def step(method: str, path: str, status: int, **kw: Any) -> dict[str, Any]:
+    if status in (204, 304) or method == "HEAD":
+        kw.setdefault("body", b"")
+        kw.setdefault("resp_headers", {})
+    return {"method": method, "path": path, "status": status, **kw}
+
+
+def audit(steps: list[dict[str, Any]], auditor: Auditor | None = None, source: str = "test") -> Auditor:
+    auditor = auditor or Auditor(default_policy())
+    for i, kw in enumerate(steps):
+        auditor.audit_response(http_flow(**kw), i, source)
+    return auditor
+
+
+def stateful(auditor: Auditor) -> list[tuple[int | None, str]]:
+    """(flow index, rule) of every stateful finding, API-level ones with index None."""
+    out = []
+    for f in auditor.ordered_findings():
+        if f.rule in CHECKS:
+            out.append((f.flow.index if f.flow else None, f.rule))
+    return out
+
+
+def fired(steps: list[dict[str, Any]], rule: str) -> list[Finding]:
+    return [f for f in audit(steps).ordered_findings() if f.rule == rule]
+
+
+# rule id -> (a sequence that fires it, the flow index it fires on, a near-identical sequence that must not)
+ITEM = "/v1/books/42"
+SEQUENCES: dict[str, tuple[list[dict[str, Any]], int | None, list[dict[str, Any]]]] = {
+    "served-after-delete": (
+        [step("GET", ITEM, 200), step("DELETE", ITEM, 204), step("GET", ITEM, 200)],
+        2,
+        [step("GET", ITEM, 200), step("DELETE", ITEM, 204), step("GET", ITEM, 404)],
+    ),
+    "location-not-found": (
+        [
+            step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": "/v1/book/42"}),
+            step("GET", "/v1/book/42", 404),
+        ],
+        1,
+        [step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": "/v1/books/42"}), step("GET", ITEM, 200)],
+    ),
+    "not-found-for-unsupported-method": (
+        [step("GET", ITEM, 200), step("PATCH", ITEM, 404)],
+        1,
+        [step("GET", ITEM, 200), step("PATCH", ITEM, 405, resp_headers={**JSON, "Allow": "GET, HEAD"})],
+    ),
+    "not-implemented-but-implemented": (
+        [step("PATCH", "/v1/books/1", 200), step("PATCH", "/v1/authors/7", 501)],
+        1,
+        [step("PUT", "/v1/books/1", 200), step("PATCH", "/v1/authors/7", 501)],
+    ),
+    "allow-contradicts-traffic": (
+        [step("PUT", ITEM, 200), step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET, DELETE"})],
+        1,
+        [step("PUT", ITEM, 200), step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET, PUT, DELETE"})],
+    ),
+    "head-get-mismatch": (
+        [step("GET", ITEM, 200), step("HEAD", ITEM, 405)],
+        1,
+        [step("GET", ITEM, 200), step("HEAD", ITEM, 200)],
+    ),
+    "inconsistent-status": (
+        [
+            step("DELETE", "/v1/books/1", 204),
+            step("DELETE", "/v1/books/2", 204),
+            step("DELETE", "/v1/authors/1", 204),
+            step("DELETE", "/v1/tags/1", 200, body=b""),
+        ],
+        None,
+        [step("DELETE", "/v1/books/1", 204), step("DELETE", "/v1/authors/1", 204), step("DELETE", "/v1/tags/1", 204)],
+    ),
+}
+
+
+def test_every_stateful_rule_has_sequences() -> None:
+    stateful_ids = {r.id for r in default_policy().rules if r.check}
+    assert stateful_ids == set(SEQUENCES) == set(CHECKS)
+
+
+@pytest.mark.parametrize("rule_id", sorted(SEQUENCES))
+def test_sequence_fires(rule_id: str) -> None:
+    steps, index, _ = SEQUENCES[rule_id]
+    assert (index, rule_id) in stateful(audit(steps))
+
+
+@pytest.mark.parametrize("rule_id", sorted(SEQUENCES))
+def test_near_identical_sequence_does_not_fire(rule_id: str) -> None:
+    assert [x for x in stateful(audit(SEQUENCES[rule_id][2])) if x[1] == rule_id] == []
+
+
+# served-after-delete ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # A second DELETE answered 404 is right; so is the GET after it.
+        [step("DELETE", ITEM, 204), step("DELETE", ITEM, 404), step("GET", ITEM, 404)],
+        # Re-created by PUT 201, then served.
+        [
+            step("DELETE", ITEM, 204),
+            step("PUT", ITEM, 201, resp_headers={**JSON, "Location": ITEM}),
+            step("GET", ITEM, 200),
+        ],
+        # Re-created by a POST whose 201 names it.
+        [
+            step("DELETE", ITEM, 204),
+            step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": "https://api.example.test/v1/books/42"}),
+            step("GET", ITEM, 200),
+        ],
+        # The DELETE failed: the resource is still there.
+        [step("DELETE", ITEM, 403), step("GET", ITEM, 200)],
+        [step("DELETE", ITEM, 500), step("GET", ITEM, 200)],
+        # A collection DELETE empties it; the empty collection is still served.
+        [step("DELETE", "/v1/books", 204), step("GET", "/v1/books", 200)],
+        # POST and DELETE are not "served": only GET/HEAD/PUT/PATCH are.
+        [step("DELETE", ITEM, 204), step("POST", ITEM, 200)],
+    ],
+    ids=[
+        "second-delete-404",
+        "put-recreates",
+        "post-location-recreates",
+        "delete-403",
+        "delete-500",
+        "collection",
+        "post",
+    ],
+)
+def test_served_after_delete_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "served-after-delete") == []
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "PATCH"])
+def test_served_after_delete_for_each_method(method: str) -> None:
+    found = fired(
+        [step("DELETE", ITEM, 200, body=b""), step(method, ITEM, 204 if method != "GET" else 200)],
+        "served-after-delete",
+    )
+    assert len(found) == 1
+    assert found[0].flow is not None and found[0].flow.method == method
+    assert [(e.method, e.index) for e in found[0].evidence] == [("DELETE", 0)]
+
+
+def test_served_after_delete_once_per_deletion() -> None:
+    steps = [step("DELETE", ITEM, 204), step("GET", ITEM, 200), step("GET", ITEM, 200)]
+    assert len(fired(steps, "served-after-delete")) == 1
+    # A second deletion is a second chance to get it wrong.
+    steps += [step("DELETE", ITEM, 204), step("GET", ITEM, 200)]
+    assert [f.flow.index for f in fired(steps, "served-after-delete")] == [1, 4]  # type: ignore[union-attr]
+
+
+def test_query_string_is_the_same_resource() -> None:
+    steps = [step("DELETE", ITEM + "?force=1", 204), step("GET", ITEM + "?fields=id", 200)]
+    assert len(fired(steps, "served-after-delete")) == 1
+
+
+def test_hosts_and_sources_are_separate() -> None:
+    steps = [step("DELETE", ITEM, 204), step("GET", ITEM, 200, host="other.example.test")]
+    assert fired(steps, "served-after-delete") == []
+    # Two recordings of the same session, audited one after the other, are two timelines.
+    auditor = audit([step("DELETE", ITEM, 204)], source="one.flows")
+    audit([step("GET", ITEM, 200)], auditor, source="two.flows")
+    assert stateful(auditor) == []
+
+
+# location-not-found ------------------------------------------------------------------------
+
+
+def test_location_not_found_absolute_and_relative() -> None:
+    for location in ("https://api.example.test/v1/book/42", "book/42", "/v1/book/42?x=1"):
+        steps = [
+            step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": location}),
+            step("GET", "/v1/book/42", 404),
+        ]
+        found = fired(steps, "location-not-found")
+        assert len(found) == 1, location
+        assert found[0].evidence[0].status == 201
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # Deleted in between: a 404 is right.
+        [
+            step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": ITEM}),
+            step("DELETE", ITEM, 204),
+            step("GET", ITEM, 404),
+        ],
+        # Seen alive first; a later 404 (deleted by someone else) is not the Location's fault.
+        [
+            step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": ITEM}),
+            step("GET", ITEM, 200),
+            step("GET", ITEM, 404),
+        ],
+        # Another host.
+        [
+            step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": "https://cdn.example.test/v1/books/42"}),
+            step("GET", ITEM, 404),
+        ],
+    ],
+    ids=["deleted", "seen-alive", "other-host"],
+)
+def test_location_not_found_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "location-not-found") == []
+
+
+# not-found-for-unsupported-method -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # Deleted: a 404 for anything is right, a second DELETE included.
+        [step("GET", ITEM, 200), step("DELETE", ITEM, 204), step("DELETE", ITEM, 404), step("PATCH", ITEM, 404)],
+        # Never seen to exist.
+        [step("PATCH", ITEM, 404)],
+        # Gone (a GET says so) before the other method.
+        [step("GET", ITEM, 200), step("GET", ITEM, 404), step("PUT", ITEM, 404)],
+        # HEAD is head-get-mismatch's business.
+        [step("GET", ITEM, 200), step("HEAD", ITEM, 404)],
+    ],
+    ids=["deleted", "never-seen", "gone", "head"],
+)
+def test_not_found_for_unsupported_method_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "not-found-for-unsupported-method") == []
+
+
+def test_not_found_for_unsupported_method_once_per_method() -> None:
+    steps = [step("GET", ITEM, 200), step("PATCH", ITEM, 404), step("PATCH", ITEM, 404), step("POST", ITEM, 404)]
+    assert [(f.flow.method, f.flow.index) for f in fired(steps, "not-found-for-unsupported-method")] == [  # type: ignore[union-attr]
+        ("PATCH", 1),
+        ("POST", 3),
+    ]
+
+
+# not-implemented-but-implemented -----------------------------------------------------------
+
+
+def test_not_implemented_either_order() -> None:
+    # The 501 first: the later success shows it; the finding is still on the 501.
+    found = fired(
+        [step("PATCH", "/v1/authors/7", 501), step("PATCH", "/v1/books/1", 200)], "not-implemented-but-implemented"
+    )
+    assert [(f.flow.index, f.evidence[0].index) for f in found] == [(0, 1)]  # type: ignore[union-attr]
+
+
+def test_not_implemented_must_not_fire() -> None:
+    # Failed elsewhere too, or on another host: 501 may be true.
+    assert (
+        fired(
+            [step("PATCH", "/v1/books/1", 404), step("PATCH", "/v1/authors/7", 501)], "not-implemented-but-implemented"
+        )
+        == []
+    )
+    assert (
+        fired(
+            [step("PATCH", "/v1/books/1", 200, host="a.example.test"), step("PATCH", "/v1/authors/7", 501)],
+            "not-implemented-but-implemented",
+        )
+        == []
+    )
+
+
+# allow-contradicts-traffic -----------------------------------------------------------------
+
+
+def test_allow_checked_against_later_success() -> None:
+    steps = [step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET"}), step("PATCH", "/v1/books/7", 200)]
+    found = fired(steps, "allow-contradicts-traffic")
+    # The answer carrying Allow is the wrong one; the success is the evidence.
+    assert [(f.flow.index, [e.index for e in f.evidence]) for f in found] == [(0, [1])]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # HEAD is implied by GET; OPTIONS is answered by CORS middleware everywhere.
+        [
+            step("HEAD", ITEM, 200),
+            step("OPTIONS", ITEM, 204),
+            step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET"}),
+        ],
+        # A method that failed is not held against Allow.
+        [step("PUT", ITEM, 403), step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET"})],
+        # Another endpoint.
+        [step("PUT", "/v1/authors/1", 200), step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET"})],
+    ],
+    ids=["implied", "failed", "other-endpoint"],
+)
+def test_allow_contradicts_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "allow-contradicts-traffic") == []
+
+
+def test_allow_reported_once_per_method() -> None:
+    allow = {**JSON, "Allow": "GET"}
+    steps = [
+        step("PUT", ITEM, 200),
+        step("POST", ITEM, 405, resp_headers=allow),
+        step("POST", ITEM, 405, resp_headers=allow),
+    ]
+    assert len(fired(steps, "allow-contradicts-traffic")) == 1
+
+
+# head-get-mismatch ---------------------------------------------------------------------------
+
+
+def test_head_failing_before_get() -> None:
+    found = fired([step("HEAD", ITEM, 404), step("GET", ITEM, 200)], "head-get-mismatch")
+    assert [(f.flow.method, f.flow.index) for f in found] == [("HEAD", 0)]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # Caller-dependent answers say nothing about HEAD support.
+        [step("GET", ITEM, 200), step("HEAD", ITEM, 401)],
+        [step("GET", ITEM, 200), step("HEAD", ITEM, 429)],
+        # Deleted between GET and HEAD.
+        [step("GET", ITEM, 200), step("DELETE", ITEM, 204), step("HEAD", ITEM, 404)],
+        # Created between a failed HEAD and the GET.
+        [
+            step("HEAD", ITEM, 404),
+            step("PUT", ITEM, 201, resp_headers={**JSON, "Location": ITEM}),
+            step("GET", ITEM, 200),
+        ],
+        # The GET failed too.
+        [step("GET", ITEM, 404), step("HEAD", ITEM, 404)],
+    ],
+    ids=["401", "429", "deleted", "created", "both-fail"],
+)
+def test_head_get_mismatch_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "head-get-mismatch") == []
+
+
+# inconsistent-status -------------------------------------------------------------------------
+
+
+def test_inconsistent_status_is_api_level() -> None:
+    steps, _, _ = SEQUENCES["inconsistent-status"]
+    [finding] = fired(steps, "inconsistent-status")
+    assert finding.flow is None
+    assert finding.endpoint == "DELETE api.example.test *"
+    assert finding.details == {
+        "host": "api.example.test",
+        "operation": "delete",
+        "majority": {
+            "status": 204,
+            "endpoints": ["DELETE api.example.test /v1/authors/{id}", "DELETE api.example.test /v1/books/{id}"],
+        },
+        "minority": [{"status": 200, "endpoints": ["DELETE api.example.test /v1/tags/{id}"]}],
+    }
+    # Minority examples first.
+    assert (finding.evidence[0].method, finding.evidence[0].url, finding.evidence[0].status) == (
+        "DELETE",
+        "https://api.example.test/v1/tags/1",
+        200,
+    )
+    assert "204 on 2 endpoint(s)" in finding.message and "200 on 1 (DELETE /v1/tags/{id})" in finding.message
+    data = finding.to_json()
+    assert data["flow"] is None and len(data["evidence"]) == 3
+
+
+def test_inconsistent_status_once_per_kind_and_host() -> None:
+    steps = [step("DELETE", f"/v1/r{i}/1", 204) for i in range(5)] + [
+        step("DELETE", f"/v1/s{i}/1", 200, body=b"") for i in range(2)
+    ]
+    steps += [
+        step("DELETE", "/v1/r0/1", 200, host="b.example.test", body=b""),
+        step("DELETE", "/v1/r1/1", 204, host="b.example.test"),
+    ]
+    found = fired(steps, "inconsistent-status")
+    assert sorted(f.details["host"] for f in found) == ["api.example.test", "b.example.test"]  # type: ignore[index]
+
+
+def test_inconsistent_create_update_validation() -> None:
+    loc = {**JSON, "Location": "/x/1"}
+    steps = [
+        # create: 201 on two collections, 200 (with Location) on a third
+        step("POST", "/v1/books", 201, resp_headers=loc),
+        step("POST", "/v1/authors", 201, resp_headers=loc),
+        step("POST", "/v1/tags", 200, resp_headers=loc),
+        # update: 200 vs 204
+        step("PUT", "/v1/books/1", 200),
+        step("PATCH", "/v1/authors/1", 204),
+        step("PATCH", "/v1/tags/1", 204),
+        # validation: 422 vs 400
+        step("POST", "/v1/books/1/notes", 422),
+        step("POST", "/v1/authors/1/notes", 400),
+        step("PUT", "/v1/tags/1/meta", 422),
+    ]
+    kinds = {f.details["operation"]: f.details for f in fired(steps, "inconsistent-status")}  # type: ignore[index]
+    assert kinds["create"]["majority"]["status"] == 201
+    assert kinds["update"]["majority"]["status"] == 204
+    assert kinds["validation"]["majority"]["status"] == 422
+    assert kinds["validation"]["minority"] == [
+        {"status": 400, "endpoints": ["POST api.example.test /v1/authors/{id}/notes"]}
+    ]
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # A POST that creates nothing addressable (a search, a login) is not a create.
+        [
+            step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": "/v1/books/1"}),
+            step("POST", "/v1/search", 200),
+        ],
+        # 202 is not compared with 200/204.
+        [step("DELETE", "/v1/books/1", 204), step("DELETE", "/v1/authors/1", 202)],
+        # One endpoint is not an API surface.
+        [step("DELETE", "/v1/books/1", 204), step("DELETE", "/v1/books/2", 200, body=b"")],
+        # An API answering 400 and 422 on one endpoint tells malformed from invalid.
+        [step("POST", "/v1/books", 400), step("POST", "/v1/books", 422), step("POST", "/v1/authors", 400)],
+    ],
+    ids=["search-is-not-create", "202", "one-endpoint", "400-and-422"],
+)
+def test_inconsistent_status_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "inconsistent-status") == []
+
+
+def test_post_to_collection_with_items_in_traffic_is_a_create() -> None:
+    steps = [
+        step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": "/v1/books/1"}),
+        step("POST", "/v1/authors", 201, resp_headers={**JSON, "Location": "/v1/authors/1"}),
+        step("POST", "/v1/tags", 200),
+        step("GET", "/v1/tags/9", 200),
+    ]
+    [finding] = fired(steps, "inconsistent-status")
+    assert finding.details["minority"][0]["endpoints"] == ["POST api.example.test /v1/tags"]  # type: ignore[index]
+
+
+# Robustness, limits, coverage ------------------------------------------------------------------
+
+
+def test_a_failing_check_never_breaks_the_audit(monkeypatch: pytest.MonkeyPatch) -> None:
+    auditor = Auditor(default_policy())
+
+    def boom(obs: object) -> list:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(auditor.lifecycle, "observe", boom)
+    found = auditor.audit_response(http_flow("POST", status=201), 0, "t")
+    assert [f.rule for f in found] == ["created-without-location"]
+    auditor.audit_response(http_flow("POST", status=201), 1, "t")
+    assert auditor.summary()["internal_errors"] == {"ResourceLifecycle": "RuntimeError: boom"}
+
+
+def test_state_is_bounded() -> None:
+    limits = Limits(max_urls=50, max_endpoints=20, max_findings=30)
+    auditor = Auditor(default_policy(), limits)
+    for i in range(2000):
+        # Distinct URLs and endpoints (slugs without digits are names, so each is its own endpoint
+        # until the position has shown too many of them).
+        name = "".join(chr(97 + int(d)) for d in str(i))
+        auditor.audit_response(http_flow("DELETE", f"/v1/{name}/{i}", 200), 2 * i, "t")
+        auditor.audit_response(http_flow("GET", f"/v1/{name}/{i}", 200), 2 * i + 1, "t")
+    assert len(auditor.lifecycle.urls) <= 50
+    assert len(auditor.endpoints) <= 20
+    assert len(auditor.findings) == 30
+    summary = auditor.summary()
+    assert summary["limits"]["findings_omitted"] == summary["by_severity"]["error"] + summary["by_severity"][
+        "warning"
+    ] + summary["by_severity"]["info"] - 30 - sum(1 for f in auditor.api_findings())
+    # Counts stay whole: what was folded is summed up, not lost.
+    requests = sum(e["requests"] for e in summary["endpoints"]) + summary["limits"]["folded_requests"]
+    assert requests == 4000
+    # Each DELETE answered 200 with a body, then served: both rules counted every time.
+    assert summary["by_rule"]["delete-ok-with-body"] == 2000
+    assert summary["by_rule"]["served-after-delete"] == 2000
+
+
+def test_lifecycle_state_forgets_least_recently_used() -> None:
+    auditor = Auditor(default_policy(), Limits(max_urls=2))
+    audit([step("DELETE", "/v1/a/1", 204), step("DELETE", "/v1/a/2", 204), step("DELETE", "/v1/a/3", 204)], auditor)
+    audit([step("GET", "/v1/a/1", 200), step("GET", "/v1/a/3", 200)], auditor)
+    assert [f.flow.path if False else f.flow.url for f in auditor.findings if f.rule == "served-after-delete"] == [  # type: ignore[union-attr]
+        "https://api.example.test/v1/a/3"
+    ]
+    assert auditor.lifecycle.urls.evicted >= 1
+
+
+def test_coverage_names_rules_that_never_ran() -> None:
+    auditor = audit(
+        [step("GET", "/v1/books", 200), step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": ITEM})]
+    )
+    coverage = auditor.summary()["coverage"]
+    rows = {r["rule"]: r for r in coverage["rules"]}
+    never = {r["rule"]: r["needs"] for r in coverage["never_applicable"]}
+    assert rows["created-without-location"] == {
+        "rule": "created-without-location",
+        "severity": "warning",
+        "evaluated": 1,
+        "violated": 0,
+        "undecidable": 0,
+    }
+    assert rows["status-out-of-range"]["evaluated"] == 2
+    assert never["delete-ok-with-body"] == "DELETE answered 200"
+    assert never["served-after-delete"] == CHECKS["served-after-delete"]
+    assert "created-without-location" not in never and "location-not-found" in never
+    # A rule that ran on a flow it could not decide (a HAR without body text) says so.
+    har_auditor = Auditor(default_policy())
+    har_auditor.audit_response(http_flow("DELETE", ITEM, 200, body=b""), 0, "x.har", har=True)
+    rows = {r["rule"]: r for r in har_auditor.summary()["coverage"]["rules"]}
+    assert rows["delete-ok-with-body"]["undecidable"] == 1 and rows["delete-ok-with-body"]["evaluated"] == 0
+
+
+def test_disabled_stateful_rule_stays_silent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from statuslint.policy import load_policy
+
+    policy_file = tmp_path / "p.yaml"
+    policy_file.write_text(
+        "extends: default\n"
+        "overrides:\n"
+        "  served-after-delete: {enabled: false}\n"
+        "  head-get-mismatch: {exclude_paths: ['/v1/books/*']}\n"
+    )
+    auditor = Auditor(load_policy(policy_file))
+    audit(
+        [
+            step("GET", ITEM, 200),
+            step("DELETE", ITEM, 204),
+            step("GET", ITEM, 200),
+            step("GET", "/v1/a/1", 200),
+            step("HEAD", "/v1/a/1", 405),
+            step("GET", "/v1/books/2", 200),
+            step("HEAD", "/v1/books/2", 405),
+        ],
+        auditor,
+    )
+    assert [(i, r) for i, r in stateful(auditor)] == [(4, "head-get-mismatch")]
+    assert "served-after-delete" in auditor.summary()["coverage"]["disabled"]
