@@ -39,9 +39,10 @@ format: $(VENV)/.installed-test
 recordings: $(VENV)/.installed
 	$(BIN)/python recordings/record.py
 
-## bench: engine and reader benchmarks (ratios, one run)
+## bench: speed against reading and mitmdump; memory over 1,000,000 flows (ratios, one run)
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_state.py
 
 clean:
 	rm -rf $(VENV) build dist addons/*.egg-info .pytest_cache .ruff_cache

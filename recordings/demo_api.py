@@ -65,6 +65,7 @@ class Store:
         self.jobs: dict[int, dict[str, Any]] = {}
         self.exports: dict[int, dict[str, Any]] = {}
         self.aliases: dict[int, list[str]] = {}
+        self.bios: dict[int, str] = {}
         self._next_id: dict[str, int] = {}
         self._hits: dict[str, deque[float]] = {}
         self._seed()
@@ -247,6 +248,13 @@ def make_books(store: Store) -> Blueprint:
             return problem(422, "Unprocessable Content", "Validation failed.", errors=errors)
         return data
 
+    def created(book: dict[str, Any]) -> Response:
+        body = dump(book)
+        resp = Response(body, status=201, mimetype=JSON)
+        resp.headers["Location"] = f"/v1/books/{book['id']}"
+        resp.set_etag(etag_for(body))
+        return resp
+
     def precondition_failed(book: dict[str, Any]) -> Response | None:
         current = etag_for(dump(book))
         if request.if_match and not request.if_match.contains(current):
@@ -276,13 +284,12 @@ def make_books(store: Store) -> Blueprint:
             return data
         with store.lock:
             book_id = store.next_id("book")
+            # A PUT may already have created a book at an id the counter had not reached.
+            while book_id in store.books:
+                book_id = store.next_id("book")
             book = {"id": book_id, **data}
             store.books[book_id] = book
-        body = dump(book)
-        resp = Response(body, status=201, mimetype=JSON)
-        resp.headers["Location"] = f"/v1/books/{book_id}"
-        resp.set_etag(etag_for(body))
-        return resp
+        return created(book)
 
     @bp.get("/v1/books/search")
     def search_books() -> Response:
@@ -311,6 +318,14 @@ def make_books(store: Store) -> Blueprint:
             return data
         with store.lock:
             book = store.books.get(book_id)
+            if book is None and request.method == "PUT":
+                # PUT stores the representation at the URL the client chose, so it
+                # may (re-)create the book: 201 with Location, not 404. If-Match names
+                # a current representation, which a missing book cannot match.
+                if request.if_match:
+                    return problem(412, "Precondition Failed", f"No book with id {book_id}.")
+                book = store.books[book_id] = {"id": book_id, **data}
+                return created(book)
             if book is None:
                 return problem(404, "Not Found", f"No book with id {book_id}.")
             if failed := precondition_failed(book):
@@ -448,6 +463,10 @@ def make_authors(store: Store) -> Blueprint:
     @bp.post("/v1/authors")
     def create_author() -> Response:
         data = request.get_json(silent=True) or {}
+        if not data.get("name"):
+            # Sloppy: a well-formed but invalid body is a 400 here, where
+            # /v1/books answers 422 (and keeps 400 for malformed JSON).
+            return json_response({"error": "name is required"}, 400)
         with store.lock:
             author_id = store.next_id("author")
             author = {"id": author_id, "name": data.get("name"), "born": data.get("born")}
@@ -470,11 +489,14 @@ def make_authors(store: Store) -> Blueprint:
         # Sloppy: 202 with neither a status link nor a body.
         return empty(202)
 
-    @bp.route("/v1/authors/<int:author_id>", methods=["GET", "PATCH", "PUT", "DELETE"])
+    @bp.route("/v1/authors/<int:author_id>", methods=["GET", "PATCH", "PUT", "POST", "DELETE"])
     def author(author_id: int) -> Response:
         if request.method == "PUT":
             # Sloppy: a hand-rolled 405 that forgets the Allow header.
             return json_response({"error": "PUT not supported, use PATCH"}, 405)
+        if request.method == "POST":
+            # Sloppy: an Allow written before PATCH was added, and never updated.
+            return json_response({"error": "use PATCH"}, 405, {"Allow": "GET, DELETE"})
         with store.lock:
             found = store.authors.get(author_id)
             if found is None:
@@ -488,13 +510,25 @@ def make_authors(store: Store) -> Blueprint:
                 found.update(request.get_json(silent=True) or {})
         return json_response(found)
 
-    @bp.get("/v1/authors/<int:author_id>/bio")
+    @bp.route("/v1/authors/<int:author_id>/bio", methods=["GET", "PUT"])
     def author_bio(author_id: int) -> Response:
+        if request.method == "HEAD":
+            # Sloppy: HEAD refused although GET works (Flask would have answered
+            # it like GET, without the body).
+            return json_response({"error": "HEAD not supported"}, 405, {"Allow": "GET, PUT"})
+        if request.method == "PUT":
+            data = request.get_json(silent=True) or {}
+            with store.lock:
+                store.bios[author_id] = str(data.get("bio", ""))
+            # Sloppy across the API: updates answer 204 here but 200 on /v1/books
+            # (either is fine on its own; mixing them is not).
+            return empty(204)
         author = store.authors.get(author_id)
         name = author["name"] if author else "Unknown"
+        bio = store.bios.get(author_id, "Biography pending.")
         # Sloppy: HTML regardless of what the client asked for.
         return Response(
-            f"<html><body><h1>{name}</h1><p>Biography pending.</p></body></html>",
+            f"<html><body><h1>{name}</h1><p>{bio}</p></body></html>",
             mimetype="text/html",
         )
 
@@ -592,7 +626,16 @@ def make_legacy(store: Store) -> Blueprint:
             return json_response({"status": "ok", "item": item})
         return json_response({"status": "error", "message": "unknown action"})
 
-    @bp.route("/legacy/items/<int:item_id>", methods=["GET", "POST", "DELETE"])
+    @bp.post("/legacy/items")
+    def create_item() -> Response:
+        with store.lock:
+            item_id = store.next_id("item")
+            store.items[item_id] = {"id": item_id, "name": request.form.get("name", "unnamed"), "touched": 0}
+        # Sloppy: the Location names /legacy/item/<id> (singular), a page that
+        # does not exist.
+        return json_response({"status": "ok", "id": item_id}, 201, {"Location": f"/legacy/item/{item_id}"})
+
+    @bp.route("/legacy/items/<int:item_id>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def item(item_id: int) -> Response:
         if request.method == "DELETE":
             # Sloppy: 405 whose Allow header lists DELETE itself.
@@ -601,6 +644,12 @@ def make_legacy(store: Store) -> Blueprint:
                 405,
                 {"Allow": "GET, POST, DELETE"},
             )
+        if request.method == "PUT":
+            # Sloppy: an unsupported method answered like a missing page.
+            return html("<h1>Not found</h1>", 404)
+        if request.method == "PATCH":
+            # Sloppy: 501 for a method the server supports elsewhere (PATCH /v1/books/<id>).
+            return html("<h1>Not Implemented</h1>", 501)
         found = store.items.get(item_id)
         if found is None:
             return html("<h1>Not found</h1>", 404)

@@ -251,6 +251,10 @@ def books_session(c: Client) -> None:
         200,
         headers={**JSON_ACCEPT, "If-None-Match": old_etag},
     )
+    # A DELETE that failed deletes nothing: the book is still served.
+    c.call("DELETE", book_url, 401, headers=JSON_ACCEPT)
+    c.call("DELETE", book_url, 403, headers={**JSON_ACCEPT, "Authorization": READONLY_BEARER})
+    c.call("GET", book_url, 200, headers=JSON_ACCEPT)
 
     text_url = f"{book_url}/text"
     text = c.call("GET", text_url, 200)
@@ -276,10 +280,21 @@ def books_session(c: Client) -> None:
     c.call("POST", text_url, 405, headers=auth, json_body={})
     c.call("OPTIONS", "/v1/books", 204, headers=JSON_ACCEPT)
 
+    # One URL's whole life: created, read, deleted, gone, re-created by PUT.
     doomed = extra.headers["Location"]
+    c.call("GET", doomed, 200, headers=JSON_ACCEPT)
     c.call("DELETE", doomed, 204, headers=auth)
     c.call("GET", doomed, 404, headers=JSON_ACCEPT)
+    c.call("HEAD", doomed, 404, headers=JSON_ACCEPT)
     c.call("DELETE", doomed, 404, headers=auth)
+    recreated = c.call(
+        "PUT",
+        doomed,
+        201,
+        headers=auth,
+        json_body={"title": "Roadside Picnic", "author": "A. & B. Strugatsky", "year": 1972},
+    )
+    c.call("GET", recreated.headers["Location"], 200, headers=JSON_ACCEPT)
     c.call("GET", "/v1/books/999", 404, headers=JSON_ACCEPT)
 
     for query in ["le guin", "butler", "solaris", "picnic", "utopia"]:
@@ -307,6 +322,7 @@ def authors_session(c: Client) -> None:
     c.call("GET", "/v1/authors", 401, headers=JSON_ACCEPT)  # no challenge
     c.call("GET", "/v1/authors", 200, headers=key)
     c.call("GET", "/v1/authors?limit=abc", 500, headers=key)  # crashes
+    c.call("POST", "/v1/authors", 400, headers=key, json_body={"born": 1950})  # books says 422
     created = c.call(
         "POST",
         "/v1/authors",
@@ -318,6 +334,7 @@ def authors_session(c: Client) -> None:
     c.call("GET", author_url, 200, headers=key)
     c.call("PATCH", author_url, 200, headers=key, json_body={"born": 1947})
     c.call("PUT", author_url, 405, headers=key, json_body={"name": "O. E. Butler"})  # without Allow
+    c.call("POST", author_url, 405, headers=key, json_body={})  # Allow omits PATCH
     c.call(
         "POST",
         f"{author_url}/aliases",
@@ -326,6 +343,14 @@ def authors_session(c: Client) -> None:
         json_body={"alias": "O. E. Butler"},
     )
     c.call("GET", "/v1/authors/1/bio", 200, headers=key)  # HTML to a JSON client
+    c.call("HEAD", "/v1/authors/1/bio", 405, headers=key)  # though GET works
+    c.call(
+        "PUT",
+        "/v1/authors/1/bio",
+        204,  # books answers updates 200
+        headers=key,
+        json_body={"bio": "Wrote Earthsea."},
+    )
     c.call("POST", "/v1/authors/reindex", 202, headers=key)  # no link, no body
     for query in ["le guin", "lem", "butler"]:
         path = "/v1/authors/search?" + urllib.parse.urlencode({"q": query})
@@ -367,7 +392,11 @@ def legacy_session(c: Client) -> None:
     )
     c.call("GET", "/legacy/items/1", 200, headers=ajax)
     c.call("DELETE", "/legacy/items/1", 405, headers=ajax)
+    c.call("PUT", "/legacy/items/1", 404, headers=ajax, form={"name": "widget"})  # it exists
+    c.call("PATCH", "/legacy/items/1", 501, headers=ajax, form={"name": "widget"})  # PATCH works on books
     c.call("POST", "/legacy/items/1/touch", 200, headers=ajax)
+    item = c.call("POST", "/legacy/items", 201, headers=ajax, form={"name": "sprocket"})
+    c.call("GET", item.headers["Location"], 404, headers=ajax)  # the Location is wrong
     c.call("GET", "/legacy/download?file=report.csv", 206, headers=browser)
     c.call(
         "GET",

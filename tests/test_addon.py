@@ -131,6 +131,9 @@ def test_status_zero_is_counted_not_audited(sl: StatusLint) -> None:
         ("statuslint_report", "/nonexistent-dir/r.json", "directory /nonexistent-dir does not exist"),
         ("statuslint_log", "/nonexistent-dir/f.jsonl", "directory /nonexistent-dir does not exist"),
         ("statuslint_policy", "/nonexistent/p.yaml", "policy file not found"),
+        ("statuslint_max_urls", "many", "statuslint_max_urls: expected a whole number, not 'many'"),
+        ("statuslint_max_endpoints", "0", "statuslint_max_endpoints: must be at least 1, not 0"),
+        ("statuslint_max_findings", "-1", "statuslint_max_findings: must be 0 or more, not -1"),
     ],
 )
 def test_bad_options_are_refused(sl: StatusLint, exits: list, option: str, value: str, error: str) -> None:
@@ -237,3 +240,72 @@ def test_har_replay_is_detected_from_rfile(sl: StatusLint) -> None:
         assert sl.replay_is_har
         tctx.configure(sl, rfile=str(ROOT / "recordings" / "demo.flows"))
         assert not sl.replay_is_har
+
+
+def test_limits_come_from_options_and_apply_live(sl: StatusLint) -> None:
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_max_urls="3", statuslint_max_endpoints="2", statuslint_max_findings="0")
+        assert sl.auditor.limits.max_urls == 3 and sl.auditor.limits.max_findings == 0
+        sl.running()
+        for i in range(5):
+            run_flow(sl, http_flow("GET", f"/v1/r{'abcde'[i]}/{i}"))
+        assert len(sl.auditor.lifecycle.urls) == 3 and len(sl.auditor.endpoints) == 2
+        tctx.configure(sl, statuslint_max_urls="1")  # a running proxy takes new limits
+        run_flow(sl, http_flow("GET", "/v1/x/1"))
+        assert len(sl.auditor.lifecycle.urls) == 1
+
+
+def test_stateful_finding_logged_live_and_api_level_at_done(
+    sl: StatusLint, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log, report = tmp_path / "findings.jsonl", tmp_path / "report.json"
+    caplog.set_level(logging.INFO)
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_log=str(log), statuslint_report=str(report))
+        deleted, served = (
+            http_flow("DELETE", "/v1/books/1", 204, body=b"", resp_headers={}),
+            http_flow("GET", "/v1/books/1"),
+        )
+        run_flow(sl, deleted)
+        run_flow(sl, served)
+        assert served.marked == ":no_entry:" and "served-after-delete" in served.comment
+        assert deleted.marked == ""
+        assert [json.loads(x)["rule"] for x in log.read_text().splitlines()] == ["served-after-delete"]
+        run_flow(sl, http_flow("DELETE", "/v1/authors/1", 200, body=b""))
+        run_flow(sl, http_flow("DELETE", "/v1/tags/1", 204, body=b"", resp_headers={}))
+        sl.done()
+    records = [json.loads(x) for x in log.read_text().splitlines()]
+    # API-level findings are known, and logged, at the end.
+    assert [r["rule"] for r in records] == ["served-after-delete", "ok-without-body", "inconsistent-status"]
+    assert records[2]["flow"] is None and len(records[2]["evidence"]) == 3
+    assert any(
+        "inconsistent-status: DELETE api.example.test *: DELETE is answered 204" in r.getMessage()
+        for r in caplog.records
+    )
+    data = load_report(report)
+    assert [f["rule"] for f in data["findings"]] == ["served-after-delete", "ok-without-body", "inconsistent-status"]
+    assert data["findings"][0]["evidence"][0]["method"] == "DELETE"
+    assert data["summary"]["by_rule"] == {"inconsistent-status": 1, "ok-without-body": 1, "served-after-delete": 1}
+
+
+def test_a_finding_about_an_earlier_flow_does_not_mark_this_one(sl: StatusLint) -> None:
+    with taddons.context(sl):
+        head, get = http_flow("HEAD", "/v1/books/1", 404, body=b""), http_flow("GET", "/v1/books/1")
+        run_flow(sl, head)
+        run_flow(sl, get)
+        assert get.marked == ""  # the HEAD was wrong; it has gone by
+        [finding] = sl.auditor.findings
+        assert finding.rule == "head-get-mismatch" and finding.flow.method == "HEAD"
+
+
+def test_summary_command(sl: StatusLint, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with taddons.context(sl) as tctx:
+        run_flow(sl, http_flow("DELETE", "/v1/books/1", 200))
+        run_flow(sl, http_flow("GET", "/v1/books/1"))
+        tctx.master.commands.call("statuslint.summary")
+    [record] = [r for r in caplog.records if "audit summary so far" in r.getMessage()]
+    text = record.getMessage()
+    assert "2 flows, 2 audited" in text
+    assert "served-after-delete" in text and "DELETE api.example.test /v1/books/{id}" in text
+    assert "Rules that never ran" in text and "\x1b[" not in text

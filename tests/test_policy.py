@@ -307,6 +307,22 @@ BROKEN = [
     ("bad scope key", "scope:\n  include: {urls: ['/x']}\n", r"p\.yaml:2: unknown key 'urls' in scope\.include"),
     ("empty policy", "", r"p\.yaml:1: policy is empty"),
     ("json bad form", RULE + "    when: {json: {has: error}}\n", r"p\.yaml:5: 'json' unknown key 'has'"),
+    (
+        "unknown check",
+        RULE + "    check: served-after-deletion\n",
+        r"p\.yaml:5: unknown check 'served-after-deletion' \(did you mean 'served-after-delete'\?\)",
+    ),
+    (
+        "check with when",
+        RULE + "    check: head-get-mismatch\n    when: {method: HEAD}\n",
+        r"p\.yaml:6: rule 'r': 'when' cannot be combined with 'check'",
+    ),
+    ("no condition", RULE, r"p\.yaml:2: rule 'r' needs 'when', 'require' or both \(or a 'check'\)"),
+    ("endpoints not a list", "endpoints: /v1/x\n", r"p\.yaml:1: 'endpoints' takes a list of path templates"),
+    ("endpoint relative", "endpoints:\n  - /ok/{a}\n  - v1/x\n", r"p\.yaml:3: endpoint template 'v1/x' must start"),
+    ("endpoint partial param", "endpoints: ['/v1/org-{id}']\n", r"p\.yaml:1: .* must be a whole segment"),
+    ("endpoint twice", "endpoints: ['/a/{x}', '/a/{x}']\n", r"p\.yaml:1: endpoint template '/a/\{x\}' is listed twice"),
+    ("endpoint not text", "endpoints: [12]\n", r"p\.yaml:1: an endpoint template must be a string"),
 ]
 
 
@@ -365,3 +381,41 @@ def test_docs_rules_md_is_current() -> None:
     assert docs.read_text(encoding="utf-8") == catalog_markdown(load_policy()), (
         "docs/rules.md is stale: statuslint rules --markdown > docs/rules.md"
     )
+
+
+def test_user_rule_can_use_a_check(tmp_path: Path) -> None:
+    from statuslint.auditor import Auditor
+
+    from helpers import http_flow
+
+    path = write(
+        tmp_path,
+        "extends: default\n"
+        "overrides:\n  served-after-delete: {enabled: false}\n"
+        "rules:\n  - {id: zombie, severity: info, summary: Still there, check: served-after-delete}\n",
+    )
+    policy = load_policy(path)
+    auditor = Auditor(policy)
+    auditor.audit_response(http_flow("DELETE", "/v1/x/1", 204, body=b"", resp_headers={}), 0, "t")
+    found = auditor.audit_response(http_flow("GET", "/v1/x/1"), 1, "t")
+    assert [(f.rule, f.severity.label) for f in found] == [("zombie", "info")]
+    assert policy.rule("zombie").condition_text() == "check: served-after-delete"  # type: ignore[union-attr]
+
+
+def test_endpoint_templates_inherit_child_first(tmp_path: Path) -> None:
+    write(tmp_path, "endpoints: ['/v1/{a}/x', '/v1/b/{c}']\n", "base.yaml")
+    path = write(tmp_path, "extends: base.yaml\nendpoints: ['/v1/b/{mine}']\n")
+    assert [t.text for t in load_policy(path).endpoints] == ["/v1/b/{mine}", "/v1/{a}/x", "/v1/b/{c}"]
+
+
+@pytest.mark.parametrize(
+    ("when", "needs"),
+    [
+        ("{method: DELETE, status: 200}", "DELETE answered 200"),
+        ("{status: [204, 205]}", "a request answered 204, 205"),
+        ("{method: [PUT, PATCH], response_body: present}", "PATCH or PUT matching response_body"),
+    ],
+)
+def test_needs_says_what_a_rule_waits_for(tmp_path: Path, when: str, needs: str) -> None:
+    path = write(tmp_path, f"rules:\n  - {{id: r, severity: info, summary: s, when: {when}}}\n")
+    assert load_policy(path).rules[0].needs() == needs

@@ -23,8 +23,10 @@ PARAM = "{id}"
 # Above the number of collections an API has under one parent (GitHub's REST API has
 # fewer than 40 at its root), far below the number of users or slugs.
 LITERAL_LIMIT = 50
-# Path positions whose distinct values are being counted; least recently used dropped.
+# Path positions whose distinct values are being counted, and positions learned to be
+# parameters; least recently used dropped (a dropped parameter is learned again).
 _POSITION_LIMIT = 2000
+_COLLAPSED_LIMIT = 10000
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _HEX = re.compile(r"^[0-9a-fA-F]{8,}$")
@@ -94,7 +96,7 @@ class Templater:
         self.literal_limit = literal_limit
         # (host, template of the path before the position) -> distinct values seen there
         self._values: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
-        self._collapsed: set[tuple[str, str]] = set()
+        self._collapsed: OrderedDict[tuple[str, str], None] = OrderedDict()
         # Told the host whenever one of its positions becomes a parameter.
         self.on_collapse: list[Callable[[str], None]] = []
 
@@ -135,7 +137,9 @@ class Templater:
         if len(values) <= self.literal_limit:
             return False
         del self._values[key]
-        self._collapsed.add(key)
+        self._collapsed[key] = None
+        if len(self._collapsed) > _COLLAPSED_LIMIT:
+            self._collapsed.popitem(last=False)
         return True
 
     def canonical(self, host: str, template: str) -> str:

@@ -1,0 +1,160 @@
+"""Benchmark: memory stays flat however long the proxy runs.
+
+Feeds N synthetic flows (default 1,000,000) through one Auditor, as a proxy running for
+days would, and records the resident set size at checkpoints. The traffic is built to
+grow every piece of state without end if it were not bounded: every resource has a new
+URL (a create, reads, an update, a delete, a read after it), one flow in ten violates a
+rule (findings pile up), names churn through a path position (the templater learns
+them), and a thousand hosts come and go (endpoints and per-host state).
+
+Memory is judged as a ratio measured in this one run: peak RSS at the end over peak RSS
+once the state has filled its limits. Usage:
+
+    python benchmarks/bench_state.py [--flows N] [--contrast N]
+
+``--contrast N`` also runs N flows with limits too high to matter, to show what the
+limits save (default 200,000; 0 to skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+from collections.abc import Iterator
+
+from mitmproxy import http
+from mitmproxy.test import tflow, tutils
+
+from statuslint.auditor import Auditor, Limits
+from statuslint.policy import load_policy
+
+HOSTS = 1000
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as fo:
+        for line in fo:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def rss_mib() -> float:
+    return _status_kib("VmRSS") / 1024
+
+
+def peak_mib() -> float:
+    return _status_kib("VmHWM") / 1024
+
+
+def _flow(method: str, status: int, body: bytes = b'{"id": 1}') -> http.HTTPFlow:
+    headers = {"Content-Type": "application/json"} if body else {}
+    req = tutils.treq(method=method.encode(), host="api0.example.test", port=443, scheme=b"https", path=b"/")
+    resp = tutils.tresp(
+        status_code=status, headers=http.Headers([(k.encode(), v.encode()) for k, v in headers.items()]), content=body
+    )
+    return tflow.tflow(req=req, resp=resp)
+
+
+def synthetic(n: int) -> Iterator[http.HTTPFlow]:
+    """N flows; a few flow objects are re-used with new hosts and paths, so the
+    benchmark measures statuslint's state and not the generator's."""
+    create = _flow("POST", 201)
+    read = _flow("GET", 200)
+    update = _flow("PATCH", 200)
+    delete = _flow("DELETE", 204, b"")
+    gone = _flow("GET", 404)
+    profile = _flow("GET", 200)
+    sloppy_create = _flow("POST", 201)  # no Location: created-without-location
+    i = 0
+    resource = 0
+    while i < n:
+        resource += 1
+        host = f"api{resource % HOSTS}.example.test"
+        item = f"/v1/things/{resource}"
+        create.request.host = host
+        create.request.path = "/v1/things"
+        create.response.headers["Location"] = item
+        steps = [create, read, update, delete, gone, profile, read, sloppy_create, read, gone]
+        for f in steps:
+            if f is not create:
+                f.request.host = host
+                f.request.path = item
+            yield f
+        # Names churn through one position: /people/<name>/profile.
+        profile.request.path = f"/people/{''.join(chr(97 + int(d)) for d in str(resource))}/profile"
+        sloppy_create.request.path = "/v1/others"
+        i += len(steps)
+
+
+def run(n: int, limits: Limits, checkpoints: list[int]) -> dict:
+    gc.collect()
+    auditor = Auditor(load_policy(), limits)
+    marks = []
+    start = time.perf_counter()
+    for index, f in enumerate(synthetic(n)):
+        auditor.audit_response(f, index, "synthetic")
+        if index + 1 in checkpoints:
+            marks.append(
+                {
+                    "flows": index + 1,
+                    "rss_mib": round(rss_mib(), 1),
+                    "peak_mib": round(peak_mib(), 1),
+                    "urls": len(auditor.lifecycle.urls),
+                    "endpoints": len(auditor.endpoints),
+                    "findings_kept": len(auditor.findings),
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
+            )
+    summary = auditor.summary()
+    return {
+        "marks": marks,
+        "findings_counted": sum(summary["by_severity"].values()),
+        "flows_per_second": round(n / (time.perf_counter() - start)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--flows", type=int, default=1_000_000)
+    parser.add_argument("--contrast", type=int, default=200_000)
+    args = parser.parse_args()
+
+    n = args.flows
+    checkpoints = sorted({n // 10, n // 4, n // 2, 3 * n // 4, n})
+    print(f"baseline before auditing: {rss_mib():.1f} MiB RSS", flush=True)
+    bounded = run(n, Limits(), checkpoints)
+    for mark in bounded["marks"]:
+        print(json.dumps(mark), flush=True)
+    limits = Limits()
+    full = [
+        m
+        for m in bounded["marks"]
+        if m["urls"] >= limits.max_urls
+        and m["endpoints"] >= limits.max_endpoints
+        and m["findings_kept"] >= limits.max_findings
+    ]
+    if not full:
+        print("the state never reached its limits: run more --flows to judge flatness")
+        return
+    filled, end = full[0], bounded["marks"][-1]
+    print(
+        f"bounded (default limits): {n} flows, {bounded['findings_counted']} findings counted, "
+        f"{bounded['flows_per_second']} flows/s; peak RSS {filled['peak_mib']} MiB at {filled['flows']} flows, "
+        f"{end['peak_mib']} MiB at {end['flows']}: ratio {end['peak_mib'] / filled['peak_mib']:.3f}"
+    )
+    if args.contrast:
+        huge = Limits(max_urls=10**9, max_endpoints=10**9, max_findings=0)
+        unbounded = run(args.contrast, huge, [args.contrast // 4, args.contrast])
+        a, b = unbounded["marks"]
+        print(
+            f"contrast (no effective limits): RSS {a['rss_mib']} MiB at {a['flows']} flows, "
+            f"{b['rss_mib']} MiB at {b['flows']} ({b['urls']} URLs, {b['endpoints']} endpoints, "
+            f"{b['findings_kept']} findings held)"
+        )
+
+
+if __name__ == "__main__":
+    main()
