@@ -637,3 +637,96 @@ def test_audit_command_and_replayed_addon_agree(recording: Path, tmp_path: Path)
     assert a["findings"] == b["findings"]
     for key in ("flows", "audited", "by_rule", "by_severity"):
         assert a["summary"][key] == b["summary"][key], key
+
+
+# Across flows --------------------------------------------------------------------------
+
+
+def _exchange(
+    client: urllib.request.OpenerDirector, method: str, url: str, headers: Mapping[str, str], body: Any = None
+) -> tuple[int, bytes, Mapping[str, str]]:
+    data = json.dumps(body).encode() if body is not None else None
+    hdrs = {"User-Agent": "statuslint-e2e/1.0", **headers}
+    if data is not None:
+        hdrs["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, headers=hdrs, method=method)
+    try:
+        with client.open(request, timeout=REQUEST_TIMEOUT) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as e:
+        content = e.read()
+        e.close()
+        return e.code, content, dict(e.headers)
+
+
+def wait_for_output(proc: Proc, text: str) -> str:
+    deadline = time.monotonic() + LOG_POLL_TIMEOUT
+    while text not in proc.output():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{text!r} not printed within {LOG_POLL_TIMEOUT:.0f}s:\n{proc.output()[-4000:]}")
+        time.sleep(0.05)
+    return proc.output()
+
+
+def test_cross_flow_rules_live_and_summary_on_demand(demo_api: int, tmp_path: Path) -> None:
+    """A resource's whole life through a real proxy: the stateful rules fire as it happens,
+    the API-level one at the end, and SIGUSR1 prints the summary so far."""
+    proxy_port = free_port()
+    report_path, log_path = tmp_path / "report.json", tmp_path / "findings.jsonl"
+    cmd = [
+        STATUSLINT, "proxy", "--reverse", f"http://{HOST}:{demo_api}", "--port", str(proxy_port),
+        "--confdir", tmp_path / "confdir", "--report", report_path, "--log", log_path, "--max-urls", "100",
+    ]  # fmt: skip
+    base = f"http://{HOST}:{proxy_port}"
+    client = opener()
+    with started(cmd, tmp_path, "statuslint", proxy_port) as proc:
+        # Exemplary: a book created, read, deleted, then gone.
+        status, _, headers = _exchange(client, "POST", base + "/v1/books", BEARER,
+                                       {"title": "Solaris", "author": "Stanislaw Lem", "year": 1961})  # fmt: skip
+        assert status == 201
+        book = headers["Location"]
+        assert _exchange(client, "GET", base + book, JSON_ACCEPT)[0] == 200
+        assert _exchange(client, "DELETE", base + book, BEARER)[0] == 204
+        assert _exchange(client, "GET", base + book, JSON_ACCEPT)[0] == 404
+        # Sloppy: an author deleted (200) and still served.
+        status, content, _ = _exchange(client, "POST", base + "/v1/authors", API_KEY_HEADERS,
+                                       {"name": "Kobo Abe", "born": 1924})  # fmt: skip
+        assert status == 201
+        author = f"/v1/authors/{json.loads(content)['id']}"
+        assert _exchange(client, "DELETE", base + author, API_KEY_HEADERS)[0] == 200
+        assert _exchange(client, "GET", base + author, API_KEY_HEADERS)[0] == 200
+
+        [served] = [r for r in read_jsonl(log_path, 4) if r["rule"] == "served-after-delete"]
+        assert served["flow"]["index"] == 6 and served["endpoint"] == f"GET {HOST} /v1/authors/{{id}}"
+        assert [(e["index"], e["method"], e["status"]) for e in served["evidence"]] == [(5, "DELETE", 200)]
+
+        proc.popen.send_signal(signal.SIGUSR1)
+        output = wait_for_output(proc, "audit summary so far")
+        assert proc.popen.poll() is None  # the proxy goes on
+        summary_part = output[output.index("audit summary so far") :]
+        assert "7 flows, 7 audited" in summary_part
+        assert "served-after-delete" in summary_part and f"DELETE {HOST} /v1/books/{{id}}" in summary_part
+        assert "Rules that never ran" in summary_part
+        # The proxy still proxies after printing.
+        assert _exchange(client, "GET", base + book, JSON_ACCEPT)[0] == 404
+        code = terminate(proc)
+        output = proc.output()
+
+    assert code == 0, output[-4000:]
+    report = load_report(report_path)
+    assert_report_contract(report)
+    rules = [(f["rule"], f["flow"] and f["flow"]["index"]) for f in report["findings"]]
+    assert ("served-after-delete", 6) in rules
+    assert ("inconsistent-status", None) in rules  # DELETE: 204 on books, 200 on authors
+    assert not [r for r in rules if r[1] is not None and r[1] < 4]  # the book's life is clean
+    inconsistent = next(f for f in report["findings"] if f["rule"] == "inconsistent-status")
+    assert inconsistent["details"]["operation"] == "delete"
+    assert {e["status"] for e in inconsistent["evidence"]} == {200, 204}
+    # Logged at the end as well, so the log has every finding the report has.
+    records = read_jsonl(log_path, len(report["findings"]))
+    assert [{k: v for k, v in r.items() if k != "time"} for r in records] == report["findings"]
+    endpoints = {e["endpoint"]: e for e in report["summary"]["endpoints"]}
+    assert endpoints[f"GET {HOST} /v1/books/{{id}}"]["by_status"] == {"200": 1, "404": 2}
+    assert report["summary"]["limits"]["max_urls"] == 100
+    assert_no_secrets("report.json", report_path.read_text(encoding="utf-8"))
+    assert_no_secrets("statuslint proxy's output", output)

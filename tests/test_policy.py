@@ -384,9 +384,8 @@ def test_docs_rules_md_is_current() -> None:
 
 
 def test_user_rule_can_use_a_check(tmp_path: Path) -> None:
-    from statuslint.auditor import Auditor
-
     from helpers import http_flow
+    from statuslint.auditor import Auditor
 
     path = write(
         tmp_path,
@@ -411,9 +410,9 @@ def test_endpoint_templates_inherit_child_first(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("when", "needs"),
     [
-        ("{method: DELETE, status: 200}", "DELETE answered 200"),
-        ("{status: [204, 205]}", "a request answered 204, 205"),
-        ("{method: [PUT, PATCH], response_body: present}", "PATCH or PUT matching response_body"),
+        ("{method: DELETE, status: 200}", "a DELETE request answered 200"),
+        ("{status: [204, 205]}", "a request answered 204 or 205"),
+        ("{method: [PUT, PATCH, POST], response_body: present}", "a PATCH, POST or PUT request (as its 'when' says)"),
     ],
 )
 def test_needs_says_what_a_rule_waits_for(tmp_path: Path, when: str, needs: str) -> None:

@@ -514,7 +514,7 @@ def test_coverage_names_rules_that_never_ran() -> None:
         "undecidable": 0,
     }
     assert rows["status-out-of-range"]["evaluated"] == 2
-    assert never["delete-ok-with-body"] == "DELETE answered 200"
+    assert never["delete-ok-with-body"] == "a DELETE request answered 200"
     assert never["served-after-delete"] == CHECKS["served-after-delete"]
     assert "created-without-location" not in never and "location-not-found" in never
     # A rule that ran on a flow it could not decide (a HAR without body text) says so.

@@ -436,18 +436,25 @@ def _check_message(message: str, source: str, line: int) -> None:
 
 
 def _describe_when(methods: frozenset[str] | None, when: Any) -> str:
-    """``when`` in words, as far as a sentence can say it: "DELETE answered 200"."""
+    """``when`` in words, as far as a sentence can say it: "a DELETE request answered 200"."""
     if not when:
         return "any audited flow"
-    status = when.get("status") if isinstance(when, dict) else None
-    parts = [" or ".join(sorted(methods)) if methods else "a request"]
+    if methods:
+        names = sorted(methods)
+        subject = f"a {_or(names)} request"
+    else:
+        subject = "a request"
+    status = when.get("status")
     if status is not None:
-        shown = ", ".join(str(s) for s in status) if isinstance(status, list) else str(status)
-        parts.append(f"answered {shown}")
-    rest = [k for k in when if k not in ("method", "status")]
-    if rest:
-        parts.append(f"matching {', '.join(rest)}")
-    return " ".join(parts)
+        codes = [str(s) for s in status] if isinstance(status, list) else [str(status)]
+        subject += f" answered {_or(codes)}"
+    if any(k not in ("method", "status") for k in when):
+        subject += " (as its 'when' says)"
+    return subject
+
+
+def _or(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
 def _plain(value: Any) -> Any:

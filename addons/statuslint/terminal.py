@@ -131,6 +131,9 @@ def _print_coverage(summary: dict, console: Console) -> None:
     if undecided:
         parts = ", ".join(f"{rule} ({n})" for rule, n in undecided.items())
         console.print(Text(f"could not decide on some flows (no body recorded, streamed): {parts}", style="dim"))
+    if not summary["audited"]:
+        console.print(Text("No HTTP answer was audited, so no rule ran.", style="dim"))
+        return
     if coverage["never_applicable"]:
         table = Table(title="Rules that never ran (nothing they apply to was seen)", title_justify="left", expand=False)
         table.add_column("rule", no_wrap=True, min_width=max(len(r["rule"]) for r in coverage["never_applicable"]))
