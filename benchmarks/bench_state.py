@@ -3,14 +3,15 @@
 Feeds N synthetic flows (default 1,000,000) through one Auditor, as a proxy running for
 days would, and records the resident set size at checkpoints. The traffic is built to
 grow every piece of state without end if it were not bounded: every resource has a new
-URL (a create, reads, an update, a delete, a read after it), one flow in ten violates a
-rule (findings pile up), names churn through a path position (the templater learns
-them), and a thousand hosts come and go (endpoints and per-host state).
+URL (a create, reads with a long query string, an update, a delete, a read after it), a
+HEAD that fails, a 405 with Allow and a 501 on every resource, flows that violate rules
+(findings pile up), names churn through a path position (the templater learns them), and
+a thousand hosts come and go (endpoints and per-host state).
 
 Memory is judged as a ratio measured in this one run: peak RSS at the end over peak RSS
-once the state has filled its limits. Usage:
+once the state has filled its limits; above --max-ratio (default 1.10) it exits 1. Usage:
 
-    python benchmarks/bench_state.py [--flows N] [--contrast N]
+    python benchmarks/bench_state.py [--flows N] [--contrast N] [--max-ratio R]
 
 ``--contrast N`` also runs N flows with limits too high to matter, to show what the
 limits save (default 200,000; 0 to skip).
@@ -68,24 +69,40 @@ def synthetic(n: int) -> Iterator[http.HTTPFlow]:
     gone = _flow("GET", 404)
     profile = _flow("GET", 200)
     sloppy_create = _flow("POST", 201)  # no Location: created-without-location
+    head = _flow("HEAD", 404, b"")
+    rejected = _flow("POST", 405)
+    rejected.response.headers["Allow"] = "GET, DELETE"  # PATCH succeeded there
+    unimplemented = _flow("PATCH", 501)
+    # A query string as long as real ones get (and a secret in it, which must not be kept).
+    query = "?api_key=not-kept&q=" + "x" * 1500
     i = 0
     resource = 0
     while i < n:
         resource += 1
         host = f"api{resource % HOSTS}.example.test"
         item = f"/v1/things/{resource}"
-        create.request.host = host
         create.request.path = "/v1/things"
         create.response.headers["Location"] = item
-        steps = [create, read, update, delete, gone, profile, read, sloppy_create, read, gone]
-        for f in steps:
-            if f is not create:
-                f.request.host = host
-                f.request.path = item
-            yield f
         # Names churn through one position: /people/<name>/profile.
-        profile.request.path = f"/people/{''.join(chr(97 + int(d)) for d in str(resource))}/profile"
-        sloppy_create.request.path = "/v1/others"
+        name = "".join(chr(97 + int(d)) for d in str(resource))
+        steps = [
+            (create, "/v1/things"),
+            (read, item + query),
+            (update, item),
+            (rejected, item),
+            (head, f"/v1/files/{resource}"),
+            (unimplemented, f"/legacy/{name}/{resource}"),
+            (delete, item),
+            (gone, item),
+            (profile, f"/people/{name}/profile"),
+            (read, item + query),
+            (sloppy_create, "/v1/others"),
+            (gone, item),
+        ]
+        for f, path in steps:
+            f.request.host = host
+            f.request.path = path
+            yield f
         i += len(steps)
 
 
@@ -120,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--flows", type=int, default=1_000_000)
     parser.add_argument("--contrast", type=int, default=200_000)
+    parser.add_argument("--max-ratio", type=float, default=1.10)
     args = parser.parse_args()
 
     n = args.flows
@@ -137,13 +155,13 @@ def main() -> None:
         and m["findings_kept"] >= limits.max_findings
     ]
     if not full:
-        print("the state never reached its limits: run more --flows to judge flatness")
-        return
+        raise SystemExit("the state never reached its limits: run more --flows to judge flatness")
     filled, end = full[0], bounded["marks"][-1]
+    ratio = end["peak_mib"] / filled["peak_mib"]
     print(
         f"bounded (default limits): {n} flows, {bounded['findings_counted']} findings counted, "
         f"{bounded['flows_per_second']} flows/s; peak RSS {filled['peak_mib']} MiB at {filled['flows']} flows, "
-        f"{end['peak_mib']} MiB at {end['flows']}: ratio {end['peak_mib'] / filled['peak_mib']:.3f}"
+        f"{end['peak_mib']} MiB at {end['flows']}: ratio {ratio:.3f} (target <= {args.max_ratio})"
     )
     if args.contrast:
         huge = Limits(max_urls=10**9, max_endpoints=10**9, max_findings=0)
@@ -154,6 +172,8 @@ def main() -> None:
             f"{b['rss_mib']} MiB at {b['flows']} ({b['urls']} URLs, {b['endpoints']} endpoints, "
             f"{b['findings_kept']} findings held)"
         )
+    if ratio > args.max_ratio:
+        raise SystemExit(f"memory grew by {ratio:.3f}x after the state was full (target <= {args.max_ratio})")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import sys
@@ -51,7 +52,7 @@ def http_flow(
         host=host,
         port=443,
         scheme=b"https",
-        path=path.encode(),
+        path=path.encode("utf-8", "surrogateescape"),
         headers=http.Headers([(k.encode(), v.encode()) for k, v in {"Host": host, **(req_headers or {})}.items()]),
         content=req_body,
     )
@@ -60,7 +61,15 @@ def http_flow(
         headers=http.Headers([(k.encode(), v.encode()) for k, v in resp_headers.items()]),
         content=body,
     )
-    return tflow.tflow(req=req, resp=resp)
+    f = tflow.tflow(req=req, resp=resp)
+    # One after another, as sequential traffic is: each request sent after the last answer.
+    start = next(_CLOCK) * 10.0
+    f.request.timestamp_start, f.request.timestamp_end = start, start + 1
+    f.response.timestamp_start, f.response.timestamp_end = start + 2, start + 3
+    return f
+
+
+_CLOCK = itertools.count(946681200)
 
 
 def rules_fired(f: http.HTTPFlow, policy: Policy | None = None, har: bool = False) -> list[str]:

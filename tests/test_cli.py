@@ -207,3 +207,41 @@ def test_every_readable_corpus_file_audits(capsys: pytest.CaptureFixture[str]) -
     code, report, err = audit_json(capsys, *files, "--fail-on", "none")
     assert code == 0, err
     assert all(i["error"] is None for i in report["inputs"])
+
+
+def test_odd_paths_never_break_the_summary_or_the_report(tmp_path: Path) -> None:
+    """Brackets (rich markup), raw non-UTF-8 bytes, a huge segment: the audit finishes,
+    the summary prints and the report is written."""
+    from mitmproxy import io
+
+    from helpers import http_flow
+
+    flows = [
+        http_flow("GET", "/a/[/x]/b[bold]", 200),
+        http_flow("GET", "/caf\udce9/x", 404),  # mitmproxy's surrogateescape for the byte 0xE9
+        http_flow("GET", "/v" + "1" * 50_000 + "!", 200),
+        http_flow("DELETE", "/caf\udce9/1", 204, body=b"", resp_headers={}),
+        http_flow("GET", "/caf\udce9/1", 200),
+    ]
+    recording = tmp_path / "odd.flows"
+    with recording.open("wb") as fo:
+        writer = io.FlowWriter(fo)
+        for f in flows:
+            writer.add(f)
+    out = tmp_path / "r.json"
+    result = subprocess.run(
+        [BIN / "statuslint", "audit", recording, "--fail-on", "none", "--output", out],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "GET api.example.test /a/[/x]/b[bold]" in result.stdout
+    report = json.loads(out.read_text(encoding="utf-8"))
+    endpoints = {e["endpoint"] for e in report["summary"]["endpoints"]}
+    assert "GET api.example.test /caf\\xe9/x" in endpoints
+    assert "GET api.example.test /{id}" in endpoints  # one huge segment is an id
+    [served] = [f for f in report["findings"] if f["rule"] == "served-after-delete"]
+    assert served["flow"]["url"] == "https://api.example.test/caf\\xe9/1"

@@ -697,7 +697,7 @@ def test_cross_flow_rules_live_and_summary_on_demand(demo_api: int, tmp_path: Pa
         assert _exchange(client, "GET", base + author, API_KEY_HEADERS)[0] == 200
 
         [served] = [r for r in read_jsonl(log_path, 4) if r["rule"] == "served-after-delete"]
-        assert served["flow"]["index"] == 6 and served["endpoint"] == f"GET {HOST} /v1/authors/{{id}}"
+        assert served["flow"]["index"] == 6 and served["endpoint"] == f"GET {HOST}:{demo_api} /v1/authors/{{id}}"
         assert [(e["index"], e["method"], e["status"]) for e in served["evidence"]] == [(5, "DELETE", 200)]
 
         proc.popen.send_signal(signal.SIGUSR1)
@@ -705,7 +705,7 @@ def test_cross_flow_rules_live_and_summary_on_demand(demo_api: int, tmp_path: Pa
         assert proc.popen.poll() is None  # the proxy goes on
         summary_part = output[output.index("audit summary so far") :]
         assert "7 flows, 7 audited" in summary_part
-        assert "served-after-delete" in summary_part and f"DELETE {HOST} /v1/books/{{id}}" in summary_part
+        assert "served-after-delete" in summary_part and f"DELETE {HOST}:{demo_api} /v1/books/{{id}}" in summary_part
         assert "Rules that never ran" in summary_part
         # The proxy still proxies after printing.
         assert _exchange(client, "GET", base + book, JSON_ACCEPT)[0] == 404
@@ -726,7 +726,7 @@ def test_cross_flow_rules_live_and_summary_on_demand(demo_api: int, tmp_path: Pa
     records = read_jsonl(log_path, len(report["findings"]))
     assert [{k: v for k, v in r.items() if k != "time"} for r in records] == report["findings"]
     endpoints = {e["endpoint"]: e for e in report["summary"]["endpoints"]}
-    assert endpoints[f"GET {HOST} /v1/books/{{id}}"]["by_status"] == {"200": 1, "404": 2}
+    assert endpoints[f"GET {HOST}:{demo_api} /v1/books/{{id}}"]["by_status"] == {"200": 1, "404": 2}
     assert report["summary"]["limits"]["max_urls"] == 100
     assert_no_secrets("report.json", report_path.read_text(encoding="utf-8"))
     assert_no_secrets("statuslint proxy's output", output)

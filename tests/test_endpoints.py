@@ -24,6 +24,9 @@ from statuslint.endpoints import LITERAL_LIMIT, EndpointTable, PathTemplate, Tem
         "2024-01-31",
         "usr123",
         "k3Jd9sLqPz0aXc",
+        "QwErTyUiOpAsDfGhJkLzXcVbNm",  # a capability token of letters only
+        "x" * 41,  # longer than any collection name
+        "v" + "1" * 100_000 + "!",  # and no input makes the classifier backtrack
     ],
 )
 def test_identifiers_are_parameters(segment: str) -> None:
@@ -32,7 +35,22 @@ def test_identifiers_are_parameters(segment: str) -> None:
 
 @pytest.mark.parametrize(
     "segment",
-    ["", "books", "v1", "v2beta1", "2.0", "api-v2", "oauth2", "ec2", "html5", "index.html", "deadbeef", "search", "me"],
+    [
+        "",
+        "books",
+        "v1",
+        "v2beta1",
+        "2.0",
+        "api-v2",
+        "oauth2",
+        "ec2",
+        "html5",
+        "index.html",
+        "deadbeef",
+        "search",
+        "me",
+        "getUserProfileSettingsById",
+    ],
 )
 def test_names_stay(segment: str) -> None:
     assert not is_parameter(segment)
@@ -133,3 +151,8 @@ def test_endpoint_summary_counts_statuses() -> None:
         "by_status": {"200": 2, "404": 1, "500": 1},
         "findings": 1,
     }
+
+
+def test_very_deep_paths_are_cut() -> None:
+    template = Templater().template("h", "/a" * 10_000)
+    assert template.endswith("/…") and template.count("/") == 33  # 32 segments kept

@@ -23,9 +23,9 @@ def step(method: str, path: str, status: int, **kw: Any) -> dict[str, Any]:
     return {"method": method, "path": path, "status": status, **kw}
 
 
-def audit(steps: list[dict[str, Any]], auditor: Auditor | None = None, source: str = "test") -> Auditor:
+def audit(steps: list[dict[str, Any]], auditor: Auditor | None = None, source: str = "test", start: int = 0) -> Auditor:
     auditor = auditor or Auditor(default_policy())
-    for i, kw in enumerate(steps):
+    for i, kw in enumerate(steps, start):
         auditor.audit_response(http_flow(**kw), i, source)
     return auditor
 
@@ -492,10 +492,9 @@ def test_state_is_bounded() -> None:
 def test_lifecycle_state_forgets_least_recently_used() -> None:
     auditor = Auditor(default_policy(), Limits(max_urls=2))
     audit([step("DELETE", "/v1/a/1", 204), step("DELETE", "/v1/a/2", 204), step("DELETE", "/v1/a/3", 204)], auditor)
-    audit([step("GET", "/v1/a/1", 200), step("GET", "/v1/a/3", 200)], auditor)
-    assert [f.flow.path if False else f.flow.url for f in auditor.findings if f.rule == "served-after-delete"] == [  # type: ignore[union-attr]
-        "https://api.example.test/v1/a/3"
-    ]
+    audit([step("GET", "/v1/a/1", 200), step("GET", "/v1/a/3", 200)], auditor, start=3)
+    served = [f.flow.url for f in auditor.findings if f.rule == "served-after-delete"]  # type: ignore[union-attr]
+    assert served == ["https://api.example.test/v1/a/3"]
     assert auditor.lifecycle.urls.evicted >= 1
 
 
@@ -549,3 +548,122 @@ def test_disabled_stateful_rule_stays_silent(tmp_path) -> None:  # type: ignore[
     )
     assert [(i, r) for i, r in stateful(auditor)] == [(4, "head-get-mismatch")]
     assert "served-after-delete" in auditor.summary()["coverage"]["disabled"]
+
+
+# Real traffic is messier -----------------------------------------------------------------
+
+
+def test_second_delete_and_its_neighbours_fire_nothing() -> None:
+    steps = [
+        step("GET", ITEM, 200),
+        step("DELETE", ITEM, 204),
+        step("DELETE", ITEM, 204),  # an idempotent repeat is not "served"
+        step("DELETE", ITEM, 404),
+        step("GET", ITEM, 404),
+        step("HEAD", ITEM, 404),
+    ]
+    assert stateful(audit(steps)) == []
+
+
+def test_ports_are_separate_apis() -> None:
+    steps = [step("DELETE", ITEM, 204, host="localhost:8000"), step("GET", ITEM, 200, host="localhost:3000")]
+    auditor = audit(steps)
+    assert stateful(auditor) == []
+    assert {e["endpoint"] for e in auditor.summary()["endpoints"]} == {
+        "DELETE localhost:8000 /v1/books/{id}",
+        "GET localhost:3000 /v1/books/{id}",
+    }
+    # The scheme's default port is no port at all.
+    steps = [step("DELETE", ITEM, 204, host="api.example.test:443"), step("GET", ITEM, 200)]
+    assert fired(steps, "served-after-delete") != []
+
+
+def test_a_read_sent_before_the_delete_was_answered_is_not_after_it() -> None:
+    auditor = Auditor(default_policy())
+    delete, read = http_flow(**step("DELETE", ITEM, 204)), http_flow(**step("GET", ITEM, 200))
+    # Sent while the DELETE was in flight, answered after it (browsers fetch in parallel).
+    read.request.timestamp_start = delete.request.timestamp_start + 1
+    auditor.audit_response(delete, 0, "t")
+    auditor.audit_response(read, 1, "t")
+    assert stateful(auditor) == []
+    # Sent before it (a lower index), answered after it.
+    auditor = Auditor(default_policy())
+    auditor.audit_response(http_flow(**step("DELETE", ITEM, 204)), 1, "t")
+    auditor.audit_response(http_flow(**step("GET", ITEM, 200)), 0, "t")
+    assert stateful(auditor) == []
+
+
+def test_names_at_the_first_segment_never_become_parameters() -> None:
+    steps = [step("GET", f"/page{chr(97 + i // 26)}{chr(97 + i % 26)}", 200) for i in range(60)]
+    steps += [step("DELETE", "/cart", 204), step("GET", "/cart", 200)]
+    assert fired(steps, "served-after-delete") == []
+
+
+def test_delete_accepted_or_recreated_by_patch() -> None:
+    assert fired([step("DELETE", ITEM, 202, body=b""), step("GET", ITEM, 200)], "served-after-delete") == []
+    steps = [step("DELETE", ITEM, 204), step("PATCH", ITEM, 201, resp_headers={**JSON, "Location": ITEM})]
+    assert fired([*steps, step("GET", ITEM, 200)], "served-after-delete") == []
+
+
+def test_trailing_slash_is_the_same_resource() -> None:
+    assert len(fired([step("DELETE", ITEM + "/", 204), step("GET", ITEM, 200)], "served-after-delete")) == 1
+
+
+def test_head_probe_then_create_through_the_collection() -> None:
+    steps = [
+        step("HEAD", "/v1/files/42", 404),
+        step("POST", "/v1/files", 201, resp_headers={**JSON, "Location": "/v1/files/42"}),
+        step("GET", "/v1/files/42", 200),
+    ]
+    assert fired(steps, "head-get-mismatch") == []
+
+
+@pytest.mark.parametrize("status", [406, 412, 416, 502])
+def test_head_answers_about_conditions_or_gateways_are_not_held_against_head(status: int) -> None:
+    assert fired([step("GET", ITEM, 200), step("HEAD", ITEM, status)], "head-get-mismatch") == []
+
+
+def test_head_500_where_get_works_fires() -> None:
+    assert len(fired([step("GET", ITEM, 200), step("HEAD", ITEM, 500)], "head-get-mismatch")) == 1
+
+
+def test_another_caller_may_not_see_the_resource() -> None:
+    alice, bob = {"Authorization": "Bearer alice"}, {"Authorization": "Bearer bob"}
+    steps = [step("GET", ITEM, 200, req_headers=alice), step("DELETE", ITEM, 404, req_headers=bob)]
+    assert fired(steps, "not-found-for-unsupported-method") == []
+    steps = [step("GET", ITEM, 200, req_headers=alice), step("DELETE", ITEM, 404, req_headers=alice)]
+    assert len(fired(steps, "not-found-for-unsupported-method")) == 1
+    steps = [
+        step("POST", "/v1/books", 201, req_headers=alice, resp_headers={**JSON, "Location": ITEM}),
+        step("GET", ITEM, 404, req_headers=bob),
+    ]
+    assert fired(steps, "location-not-found") == []
+    # CORS preflights are answered by middleware, resource or not.
+    assert fired([step("GET", ITEM, 200), step("OPTIONS", ITEM, 404)], "not-found-for-unsupported-method") == []
+
+
+def test_every_pending_501_is_reported() -> None:
+    steps = [step("PATCH", "/v1/a/1", 501), step("PATCH", "/v1/b/1", 501), step("PATCH", "/v1/c/1", 200)]
+    found = fired(steps, "not-implemented-but-implemented")
+    assert sorted(f.flow.index for f in found) == [0, 1]  # type: ignore[union-attr]
+
+
+def test_oauth_token_endpoints_must_answer_400() -> None:
+    steps = [step("POST", "/oauth/token", 400), step("POST", "/v1/books", 422), step("POST", "/v1/authors", 422)]
+    assert fired(steps, "inconsistent-status") == []
+
+
+def test_session_in_path_parameters_never_shown() -> None:
+    steps = [
+        step("GET", "/v1/books/42;jsessionid=SECRETSESSION", 200),
+        step("PATCH", "/v1/books/42;jsessionid=SECRETSESSION", 404),
+    ]
+    [finding] = fired(steps, "not-found-for-unsupported-method")
+    text = str(finding.to_json())
+    assert "SECRETSESSION" not in text and "jsessionid=REDACTED" in text
+
+
+def test_raw_query_secrets_are_not_kept_in_state() -> None:
+    auditor = audit([step("GET", "/v1/books/42?api_key=SECRETKEY", 200)])
+    [state] = list(auditor.lifecycle.urls._data.values())
+    assert state.exists is not None and "SECRETKEY" not in state.exists[4]

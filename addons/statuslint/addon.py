@@ -29,6 +29,7 @@ from .findings import Finding, Severity, parse_fail_on
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
 from .terminal import console_for, print_summary, summary_text
+from .urls import printable
 from .yamlsource import PolicyError
 
 logger = logging.getLogger(__name__)
@@ -301,8 +302,9 @@ class StatusLint:
             f"statuslint {finding.severity.label} {finding.rule}: {where}: {finding.message}",
         )
         if self.log_file is not None:
-            record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json()}
-            self.log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            endpoint = self.auditor.endpoint_of(finding) if self.auditor else None
+            record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json(endpoint)}
+            self.log_file.write(printable(json.dumps(record, ensure_ascii=False)) + "\n")
 
     # End ---------------------------------------------------------------------------------
 
@@ -325,6 +327,10 @@ class StatusLint:
                 reports.write_atomic(self.report_path, text)
             except OSError as e:
                 logger.warning(f"statuslint: cannot write report {self.report_path}: {e.strerror or e}")
+                self.exit_code = max(self.exit_code, 2)
+            except Exception:
+                # The summary and the exit status must still come, whatever broke here.
+                logger.exception(f"statuslint: internal error writing report {self.report_path}")
                 self.exit_code = max(self.exit_code, 2)
         if self.print_summary:
             print_summary(self.auditor, console_for(sys.stdout))

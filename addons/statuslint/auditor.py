@@ -20,9 +20,11 @@ from .engine import Engine
 from .findings import Finding, FlowRef, Severity
 from .flowview import FlowView
 from .policy import Policy, Rule
+from .redact import redact_path, redact_url
 from .stateful import Hit, Observation, lifecycle, surface
 from .stateful.lifecycle import ResourceLifecycle
 from .stateful.surface import AllowedMethods, MethodSupport, inconsistent_status
+from .urls import clip, printable
 
 logger = logging.getLogger(__name__)
 
@@ -159,9 +161,10 @@ class Auditor:
             self.counts["out_of_scope"] += 1
             return []
         self.counts["audited"] += 1
-        template = self.templater.template(view.host, view.path)
-        endpoint = endpoint_name(view.method, view.host, template)
-        seen = (source, index, view.method, view.status, f.request.pretty_url)
+        template = self.templater.template(view.authority, view.path)
+        endpoint = printable(endpoint_name(view.method, view.authority, template))
+        # What state across flows keeps of a flow: never a secret, never unbounded.
+        seen = (source, index, view.method, view.status, clip(printable(redact_url(f.request.pretty_url))))
         stats = self.endpoints.get(endpoint)
         stats.add(view.status, seen)
         if 200 <= view.status <= 299 and "location" in f.response.headers:
@@ -173,7 +176,8 @@ class Auditor:
                 ref = FlowRef.from_seen(seen)
             found.append(Finding(rule.id, rule.severity, message, rule.reference, ref, endpoint))
         if self.check_rules:
-            for hit in self._stateful(Observation(view, seen, template, endpoint)):
+            obs = Observation(view, seen, template, endpoint, printable(redact_path(view.path)))
+            for hit in self._stateful(obs):
                 found.extend(self._findings_for(hit))
         if found:
             self._record(found)

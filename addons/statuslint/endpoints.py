@@ -27,10 +27,16 @@ LITERAL_LIMIT = 50
 # parameters; least recently used dropped (a dropped parameter is learned again).
 _POSITION_LIMIT = 2000
 _COLLAPSED_LIMIT = 10000
+# Longest template kept; longer ones are cut (a path of thousands of segments is one endpoint).
+_TEMPLATE_LIMIT = 512
+_SEGMENT_LIMIT = 32
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _HEX = re.compile(r"^[0-9a-fA-F]{8,}$")
-_VERSION = re.compile(r"^(?:v\d+(?:\.\d+)*[a-z]*\d*|\d+\.\d+(?:\.\d+)*)$", re.IGNORECASE)
+# Written so that no input makes it backtrack: it runs on every path segment, in the proxy.
+_VERSION = re.compile(r"^(?:v\d+(?:\.\d+)*(?:[a-z]+\d*)?|\d+(?:\.\d+)+)$", re.IGNORECASE)
+# Longer segments are tokens or ids, never the name of a collection.
+_NAME_LIMIT = 40
 _SEPARATORS = re.compile(r"[-_.~]")
 _TEMPLATE_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -39,7 +45,7 @@ def is_parameter(segment: str) -> bool:
     """Whether one path segment looks like an identifier rather than a name."""
     if not segment:
         return False
-    if segment.isdigit():
+    if len(segment) > _NAME_LIMIT or segment.isdigit():
         return True
     if _UUID.match(segment):
         return True
@@ -49,7 +55,10 @@ def is_parameter(segment: str) -> bool:
         return False
     digits = sum(c.isdigit() for c in segment)
     if not digits:
-        return False
+        # A random token of letters only ("QwErTyUiOpAsDfGhJkLz": about half upper case),
+        # not a camelCase name ("getUserProfileSettingsById").
+        upper = sum(c.isupper() for c in segment)
+        return len(segment) >= 20 and len(segment) / 4 <= upper <= 3 * len(segment) / 4
     if _SEPARATORS.search(segment):
         # A slug with an id in it ("abc-9f", "my-post-123", "cus_9s6X", "2024-01-31"),
         # but not a versioned name ("api-v2").
@@ -104,7 +113,8 @@ class Templater:
         for t in self.explicit:
             if t.regex.match(path):
                 return t.text
-        segments = path.split("/")
+        segments = path.split("/", _SEGMENT_LIMIT + 1)
+        rest = segments.pop() if len(segments) > _SEGMENT_LIMIT + 1 else None
         out = [segments[0]]
         for segment in segments[1:]:
             if is_parameter(segment):
@@ -114,7 +124,12 @@ class Templater:
                 out.append(segment)
                 continue
             key = (host, "/".join(out))
-            if key in self._collapsed:
+            if len(out) == 1:
+                # The first segment names the API's parts (and a site's pages): never
+                # learned as a parameter, or every collection would become an item.
+                out.append(segment)
+            elif key in self._collapsed:
+                self._collapsed.move_to_end(key)
                 out.append(PARAM)
             elif self._learn(key, segment):
                 out.append(PARAM)
@@ -122,7 +137,10 @@ class Templater:
                     callback(host)
             else:
                 out.append(segment)
-        return "/".join(out)
+        if rest is not None:
+            out.append("…")
+        template = "/".join(out)
+        return template if len(template) <= _TEMPLATE_LIMIT else template[: _TEMPLATE_LIMIT - 1] + "…"
 
     def _learn(self, key: tuple[str, str], segment: str) -> bool:
         """Count a literal at a position; True when that makes the position a parameter."""

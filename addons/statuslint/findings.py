@@ -6,10 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from .redact import redact_url
-
-# A flow as state across flows remembers it: (source, index, method, status, url). The
-# URL is raw; it is redacted when a finding is made from it, and never output as is.
+# A flow as state across flows remembers it: (source, index, method, status, url), the
+# URL already redacted, printable and clipped (see Auditor.audit_response).
 Seen = tuple[str, int, str, int, str]
 
 
@@ -62,7 +60,7 @@ class FlowRef:
     @classmethod
     def from_seen(cls, seen: Seen) -> FlowRef:
         source, index, method, status, url = seen
-        return cls(source, index, method, redact_url(url), status)
+        return cls(source, index, method, url, status)
 
 
 @dataclass(frozen=True, slots=True)

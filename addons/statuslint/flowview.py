@@ -12,6 +12,11 @@ from typing import Any
 
 from mitmproxy import http
 
+from .urls import authority
+
+# Request headers that say who is calling (compared, never stored or shown).
+_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
+
 
 class Undecidable(Exception):
     """The flow lacks what a predicate needs (e.g. a streamed body): the rule is skipped."""
@@ -32,6 +37,21 @@ class FlowView:
     @cached_property
     def host(self) -> str:
         return self.request.pretty_host.lower()
+
+    @cached_property
+    def authority(self) -> str:
+        """``host[:port]`` as the client addressed it (the port only when not the
+        default): what endpoints and cross-flow state are keyed by."""
+        return authority(self.request.pretty_url) or self.host
+
+    @cached_property
+    def caller(self) -> int:
+        """Who asked, as a number: the credentials a request carried. Two requests with
+        different credentials may rightly see different answers for one URL."""
+        headers = self.request.headers
+        parts = [headers.get(name, "") for name in _CREDENTIAL_HEADERS]
+        parts.append("cookie" if "cookie" in headers else "")
+        return hash(tuple(parts))
 
     @cached_property
     def path(self) -> str:

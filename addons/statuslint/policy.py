@@ -21,7 +21,9 @@ from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
 from .endpoints import PathTemplate
 from .findings import Severity
 from .flowview import FlowView
+from .redact import redact_path
 from .stateful import CHECKS
+from .urls import printable
 from .yamlsource import LineDict, LineList, PolicyError, load_yaml
 
 BUILTIN_NAME = "default"
@@ -109,7 +111,8 @@ class Rule:
         return _describe_when(self.methods, self.when_yaml)
 
     def format_message(self, view: FlowView) -> str:
-        return self.message.format(method=view.method, status=view.status, path=view.path, host=view.host)
+        path = printable(redact_path(view.path))
+        return self.message.format(method=view.method, status=view.status, path=path, host=printable(view.host))
 
 
 @dataclass

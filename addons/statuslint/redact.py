@@ -16,8 +16,24 @@ _SECRET_PARAM = re.compile(
 )
 
 
+# Path parameters that carry sessions (";jsessionid=...", ";sid=...").
+_SECRET_PATH_PARAM = re.compile(r";([^;/=?#]*(?:sess|sid|token|key|auth)[^;/=?#]*)=[^;/?#]*", re.IGNORECASE)
+
+
+def redact_path(path: str) -> str:
+    """A path with session-carrying path parameters masked."""
+    if ";" not in path:
+        return path
+    return _SECRET_PATH_PARAM.sub(lambda m: f";{m[1]}={MASK}", path)
+
+
 def redact_url(url: str) -> str:
-    """The URL with the userinfo password and secret-looking query values masked."""
+    """The URL with the userinfo password, secret-looking query values and session path
+    parameters masked."""
+    if "?" not in url and "@" not in url and ";" not in url:
+        return url
+    if ";" in url:
+        url = redact_path(url)
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -70,7 +70,7 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
                 "" if evaluated is None else str(evaluated),
             ]
             if wide:
-                cells.append(rule.summary if rule else "")
+                cells.append(Text(rule.summary if rule else ""))
             table.add_row(*cells)
         console.print(table)
 
@@ -107,8 +107,9 @@ def _print_endpoints(summary: dict, console: Console, top: int) -> None:
     table.add_column("findings", justify="right", no_wrap=True)
     for row in shown:
         codes = " ".join(f"{code}:{n}" for code, n in row["by_status"].items())
+        # Traffic data is text, never rich markup: a path may well contain "[/x]".
         table.add_row(
-            row["endpoint"],
+            Text(row["endpoint"]),
             str(row["requests"]),
             codes,
             Text(str(row["findings"]), style="yellow" if row["findings"] else "dim"),
@@ -139,7 +140,7 @@ def _print_coverage(summary: dict, console: Console) -> None:
         table.add_column("rule", no_wrap=True, min_width=max(len(r["rule"]) for r in coverage["never_applicable"]))
         table.add_column("needs", overflow="fold")
         for row in coverage["never_applicable"]:
-            table.add_row(row["rule"], row["needs"])
+            table.add_row(row["rule"], Text(row["needs"]))
         console.print(table)
 
 
@@ -152,7 +153,7 @@ def summary_text(auditor: Auditor, width: int = 110) -> str:
 
 
 def print_catalog(policy: Policy, console: Console) -> None:
-    table = Table(title=f"Rules of policy '{policy.name}' ({policy.source})", title_justify="left")
+    table = Table(title=Text(f"Rules of policy '{policy.name}' ({policy.source})"), title_justify="left")
     table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in policy.rules), default=2))
     table.add_column("severity")
     table.add_column("summary", overflow="fold")
@@ -161,7 +162,7 @@ def print_catalog(policy: Policy, console: Console) -> None:
         sev = Text(label, style=SEVERITY_STYLE[label])
         if not rule.enabled:
             sev = Text(f"{label} (disabled)", style="dim")
-        table.add_row(rule.id, sev, rule.summary)
+        table.add_row(rule.id, sev, Text(rule.summary))
     console.print(table)
 
 

@@ -29,7 +29,9 @@ def format_for_path(path: str) -> str:
 
 
 def render(auditor: Auditor, fmt: str, policy_label: str) -> str:
-    return FORMATS[fmt](auditor, policy_label)
+    # Whatever slipped through as a lone surrogate (raw non-UTF-8 bytes of a request)
+    # becomes an escape, never a report that cannot be written.
+    return FORMATS[fmt](auditor, policy_label).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def write_atomic(path: str, text: str) -> None:

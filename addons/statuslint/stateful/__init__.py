@@ -33,7 +33,8 @@ class Observation:
     view: FlowView
     seen: Seen
     template: str  # the path template of the endpoint
-    endpoint: str  # METHOD host template
+    endpoint: str  # METHOD authority template
+    path: str  # the request path as shown in messages (redacted, printable)
 
 
 @dataclass(slots=True)

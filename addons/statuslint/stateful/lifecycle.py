@@ -1,9 +1,9 @@
 """One resource's life, URL by URL: what a DELETE, a 201's Location, a GET or a HEAD
 that came before says about the answer a later request on the same URL should get.
 
-State is kept per (source, host, path): recordings given one after another are separate
-timelines, and so are replayed and live flows. The number of URLs is bounded; the least
-recently used is forgotten first.
+State is kept per (source, host:port, path): recordings given one after another are
+separate timelines, and so are replayed and live flows. The number of URLs is bounded;
+the least recently used is forgotten first.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ from urllib.parse import urljoin, urlsplit
 from ..endpoints import endpoint_name, is_item
 from ..findings import Seen
 from ..lru import LRU
+from ..urls import authority, state_path
 from . import Hit, Observation, is_success
 
-# Answers that depend on the caller or the moment rather than on the method: a HEAD
-# answered so says nothing about how HEAD is implemented.
-_CALLER_DEPENDENT = frozenset({401, 403, 407, 408, 429, 503, 504})
+# Answers that depend on the caller, the request's conditions or the moment rather than
+# on the method: a HEAD answered so says nothing about how HEAD is implemented.
+_NOT_ABOUT_HEAD = frozenset({401, 403, 406, 407, 408, 412, 416, 429, 502, 503, 504})
 _READ_OR_WRITE = frozenset({"GET", "HEAD", "PUT", "PATCH"})
+# DELETE answers that say the resource is gone (202 only says the deletion was accepted).
+_DELETED = frozenset({200, 204})
 
 SERVED_AFTER_DELETE = "served-after-delete"
 LOCATION_NOT_FOUND = "location-not-found"
@@ -29,19 +32,33 @@ CHECK_NAMES = (SERVED_AFTER_DELETE, LOCATION_NOT_FOUND, NOT_FOUND_FOR_UNSUPPORTE
 
 
 class UrlState:
-    __slots__ = ("announced", "deleted", "exists", "head_failed", "reported")
+    __slots__ = (
+        "announced",
+        "announced_by",
+        "deleted",
+        "deleted_at",
+        "exists",
+        "exists_by",
+        "head_failed",
+        "head_failed_by",
+        "reported",
+    )
 
     def __init__(self) -> None:
-        self.deleted: Seen | None = None  # a DELETE answered 2xx, no re-creation since
+        self.deleted: Seen | None = None  # a DELETE answered 200/204, no re-creation since
+        self.deleted_at: float | None = None  # when that answer arrived
         self.exists: Seen | None = None  # a GET answered 2xx, no DELETE since
+        self.exists_by = 0  # the caller of that GET
         self.announced: Seen | None = None  # a 201 named this URL in Location, no GET since
+        self.announced_by = 0
         self.head_failed: Seen | None = None  # a HEAD failed while the URL was not known to exist
+        self.head_failed_by = 0
         self.reported: set[str] | None = None  # "check method" already reported for this URL
 
     def first_report(self, key: str) -> bool:
         if self.reported is None:
             self.reported = set()
-        if key in self.reported:
+        if key in self.reported or len(self.reported) >= 16:
             return False
         self.reported.add(key)
         return True
@@ -49,6 +66,11 @@ class UrlState:
 
 def _where(seen: Seen) -> str:
     return f"#{seen[1]}"
+
+
+def _answered_at(obs: Observation) -> float | None:
+    response = obs.view.response
+    return response.timestamp_end or response.timestamp_start
 
 
 class ResourceLifecycle:
@@ -59,7 +81,7 @@ class ResourceLifecycle:
 
     def observe(self, obs: Observation) -> list[Hit]:
         view = obs.view
-        key = (obs.seen[0], view.host, view.path)
+        key = (obs.seen[0], view.authority, state_path(view.path))
         hits: list[Hit] = []
         state = self.urls.get(key)
         if state is not None:
@@ -74,8 +96,13 @@ class ResourceLifecycle:
         method, status, ok = view.method, view.status, is_success(view.status)
         on = self.enabled
 
-        recreates = method == "PUT" and status == 201
-        if st.deleted is not None and method in _READ_OR_WRITE and not recreates and SERVED_AFTER_DELETE in on:
+        if (
+            st.deleted is not None
+            and method in _READ_OR_WRITE
+            and status != 201  # a PUT or PATCH that re-creates it is fine
+            and SERVED_AFTER_DELETE in on
+            and self._after(obs, st.deleted, st.deleted_at)
+        ):
             self.evaluated[SERVED_AFTER_DELETE] += 1
             if ok:
                 deleted = st.deleted
@@ -84,38 +111,47 @@ class ResourceLifecycle:
                     self._hit(
                         SERVED_AFTER_DELETE,
                         obs,
-                        f"{method} answered {status} after DELETE {view.path} answered {deleted[3]} "
+                        f"{method} answered {status} after DELETE {obs.path} answered {deleted[3]} "
                         f"({_where(deleted)}) with no re-creation in between: "
                         "a deleted resource answers 404 Not Found or 410 Gone",
                         deleted,
                     )
                 )
 
+        # Another caller may rightly not see a resource: only the same credentials count.
+        same_caller = view.caller
+
         if st.announced is not None and method == "GET" and LOCATION_NOT_FOUND in on:
-            self.evaluated[LOCATION_NOT_FOUND] += 1
             announced = st.announced
-            if status == 404:
-                st.announced = None
-                hits.append(
-                    self._hit(
-                        LOCATION_NOT_FOUND,
-                        obs,
-                        f"GET answered 404 on the Location of a 201 ({announced[2]} {_where(announced)}), "
-                        "which was not deleted since: Location must name the created resource",
-                        announced,
+            if st.announced_by == same_caller and obs.seen[1] > announced[1]:
+                self.evaluated[LOCATION_NOT_FOUND] += 1
+                if status == 404:
+                    st.announced = None
+                    hits.append(
+                        self._hit(
+                            LOCATION_NOT_FOUND,
+                            obs,
+                            f"GET answered 404 on the Location of a 201 ({announced[2]} {_where(announced)}), "
+                            "which was not deleted since: Location must name the created resource",
+                            announced,
+                        )
                     )
-                )
-            elif ok:
+            if ok:
                 st.announced = None
 
-        if st.exists is not None and method not in ("GET", "HEAD") and NOT_FOUND_FOR_UNSUPPORTED in on:
+        if (
+            st.exists is not None
+            and method not in ("GET", "HEAD", "OPTIONS")  # OPTIONS: CORS middleware answers it
+            and st.exists_by == same_caller
+            and NOT_FOUND_FOR_UNSUPPORTED in on
+        ):
             self.evaluated[NOT_FOUND_FOR_UNSUPPORTED] += 1
             if status == 404 and st.first_report(f"{NOT_FOUND_FOR_UNSUPPORTED} {method}"):
                 hits.append(
                     self._hit(
                         NOT_FOUND_FOR_UNSUPPORTED,
                         obs,
-                        f"{method} answered 404 on {view.path}, which exists (GET answered {st.exists[3]} at "
+                        f"{method} answered 404 on {obs.path}, which exists (GET answered {st.exists[3]} at "
                         f"{_where(st.exists)}): a method the resource does not support is "
                         "405 Method Not Allowed, with Allow",
                         st.exists,
@@ -123,7 +159,7 @@ class ResourceLifecycle:
                 )
 
         if HEAD_GET_MISMATCH in on:
-            if method == "HEAD" and st.exists is not None:
+            if method == "HEAD" and st.exists is not None and st.exists_by == same_caller:
                 self.evaluated[HEAD_GET_MISMATCH] += 1
                 if _head_failed(status) and st.first_report(HEAD_GET_MISMATCH):
                     hits.append(
@@ -135,7 +171,7 @@ class ResourceLifecycle:
                             st.exists,
                         )
                     )
-            elif method == "GET" and ok and st.head_failed is not None:
+            elif method == "GET" and ok and st.head_failed is not None and st.head_failed_by == same_caller:
                 self.evaluated[HEAD_GET_MISMATCH] += 1
                 head = st.head_failed
                 st.head_failed = None
@@ -148,10 +184,20 @@ class ResourceLifecycle:
                             f"({_where(obs.seen)}): HEAD is answered as GET would be, without the body",
                             head,
                             view.path,
-                            endpoint_name("HEAD", view.host, obs.template),
+                            endpoint_name("HEAD", obs.endpoint.split(" ", 2)[1], obs.template),
                             (obs.seen,),
                         )
                     )
+
+    @staticmethod
+    def _after(obs: Observation, earlier: Seen, answered_at: float | None) -> bool:
+        """Whether this request was sent after ``earlier`` was answered. A request sent
+        before, or while, the earlier one was in flight (browsers fetch in parallel) may
+        rightly have seen the old state, even if it was answered later."""
+        if obs.seen[1] < earlier[1]:
+            return False
+        started = obs.view.request.timestamp_start
+        return not (started and answered_at and started < answered_at)
 
     @staticmethod
     def _hit(check: str, obs: Observation, message: str, *evidence: Seen) -> Hit:
@@ -166,11 +212,12 @@ class ResourceLifecycle:
             st = st or self.urls.setdefault(key, UrlState)
             st.exists = st.announced = st.head_failed = None
             # Deleting a collection empties it; it may well answer 200 afterwards.
-            if is_item(obs.template):
+            if status in _DELETED and is_item(obs.template):
                 st.deleted = obs.seen
+                st.deleted_at = _answered_at(obs)
         elif method == "GET" and ok:
             st = st or self.urls.setdefault(key, UrlState)
-            st.exists = obs.seen
+            st.exists, st.exists_by = obs.seen, view.caller
             st.head_failed = None
         elif method == "GET" and status in (404, 410):
             if st is not None:
@@ -178,12 +225,12 @@ class ResourceLifecycle:
         elif method == "HEAD" and _head_failed(status):
             if (st is None or st.exists is None) and HEAD_GET_MISMATCH in self.enabled:
                 st = st or self.urls.setdefault(key, UrlState)
-                st.head_failed = obs.seen
+                st.head_failed, st.head_failed_by = obs.seen, view.caller
         elif method in ("POST", "PUT", "PATCH") and ok and st is not None:
             st.head_failed = None  # a write may have created what the HEAD missed
             if status == 201:
                 st.deleted = None
-        if status == 201 and LOCATION_NOT_FOUND in self.enabled | {SERVED_AFTER_DELETE}:
+        if status == 201 and self.enabled & {LOCATION_NOT_FOUND, SERVED_AFTER_DELETE, HEAD_GET_MISMATCH}:
             self._announce(obs)
 
     def _announce(self, obs: Observation) -> None:
@@ -191,17 +238,18 @@ class ResourceLifecycle:
         if not location:
             return
         try:
-            target = urlsplit(urljoin(obs.seen[4], location.strip()))
-            host = (target.hostname or "").lower()
+            target = urlsplit(urljoin(obs.view.request.pretty_url, location.strip()))
         except ValueError:
             return
-        if not host:
+        where = authority(target.geturl())
+        if not where:
             return
-        st = self.urls.setdefault((obs.seen[0], host, target.path or "/"), UrlState)
+        st = self.urls.setdefault((obs.seen[0], where, state_path(target.path or "/")), UrlState)
         st.deleted = None  # created (again) at this URL
+        st.head_failed = None
         if LOCATION_NOT_FOUND in self.enabled:
-            st.announced = obs.seen
+            st.announced, st.announced_by = obs.seen, obs.view.caller
 
 
 def _head_failed(status: int) -> bool:
-    return status >= 400 and status not in _CALLER_DEPENDENT
+    return status >= 400 and status not in _NOT_ABOUT_HEAD

@@ -21,6 +21,8 @@ CHECK_NAMES = (NOT_IMPLEMENTED, ALLOW_CONTRADICTS, INCONSISTENT)
 
 # Distinct methods remembered per host or endpoint (custom methods are unbounded).
 _METHOD_LIMIT = 32
+# 501s remembered per method until the method succeeds somewhere.
+_PENDING_PER_METHOD = 8
 # Methods a framework or CORS middleware answers for every path, whatever Allow says.
 _ANSWERED_BY_MIDDLEWARE = frozenset({"OPTIONS", "CONNECT", "TRACE"})
 
@@ -41,7 +43,8 @@ class _HostMethods:
 
     def __init__(self) -> None:
         self.succeeded: dict[str, Seen] = {}  # method -> its first 2xx on this host
-        self.pending: dict[str, tuple[Seen, str, str]] = {}  # method -> a 501 (seen, path, endpoint)
+        # method -> 501s not yet contradicted: (seen, path, endpoint)
+        self.pending: dict[str, list[tuple[Seen, str, str]]] = {}
         self.reported: set[str] = set()  # endpoints already reported
 
 
@@ -57,20 +60,24 @@ class MethodSupport:
         method, status = view.method, view.status
         if status == 501:
             self.evaluated[NOT_IMPLEMENTED] += 1
-            host = self.hosts.setdefault(view.host, _HostMethods)
+            host = self.hosts.setdefault(view.authority, _HostMethods)
             other = host.succeeded.get(method)
             if other is not None:
                 return self._report(host, obs.seen, view.path, obs.endpoint, other)
-            if method not in host.pending and len(host.pending) < _METHOD_LIMIT:
-                host.pending[method] = (obs.seen, view.path, obs.endpoint)
+            waiting = host.pending.get(method)
+            if waiting is None and len(host.pending) < _METHOD_LIMIT:
+                waiting = host.pending[method] = []
+            if waiting is not None and len(waiting) < _PENDING_PER_METHOD:
+                waiting.append((obs.seen, view.path, obs.endpoint))
         elif is_success(status):
-            host = self.hosts.setdefault(view.host, _HostMethods)
+            host = self.hosts.setdefault(view.authority, _HostMethods)
             if method not in host.succeeded and len(host.succeeded) < _METHOD_LIMIT:
                 host.succeeded[method] = obs.seen
-            pending = host.pending.pop(method, None)
-            if pending is not None:
-                # The 501 came first; this success shows it was wrong.
-                return self._report(host, *pending, obs.seen)
+            # The 501s came first; this success shows they were wrong.
+            hits: list[Hit] = []
+            for pending in host.pending.pop(method, ()):
+                hits += self._report(host, *pending, obs.seen)
+            return hits
         return []
 
     @staticmethod
@@ -110,7 +117,7 @@ class AllowedMethods:
     def observe(self, obs: Observation) -> list[Hit]:
         view = obs.view
         method = view.method
-        key = (view.host, obs.template)
+        key = (view.authority, obs.template)
         st = self.endpoints.get(key)
         succeeded_now = is_success(view.status) and method not in _ANSWERED_BY_MIDDLEWARE
         if succeeded_now:
@@ -187,6 +194,8 @@ def inconsistent_status(table: EndpointTable, evaluated: Counter[str]) -> list[H
                     continue
                 if kind == "create" and not _is_create(stats.codes, stats.location_seen, path, paths):
                     continue
+                if kind == "validation" and _oauth_token(path):
+                    continue
                 both |= len(counts) > 1
                 flows += sum(counts.values())
                 chosen[endpoint] = max(counts, key=lambda c: (counts[c], -codes.index(c)))
@@ -204,6 +213,12 @@ def inconsistent_status(table: EndpointTable, evaluated: Counter[str]) -> list[H
                 continue
             hits.append(_inconsistency(table, host, kind, label, codes, groups))
     return hits
+
+
+def _oauth_token(path: str) -> bool:
+    """OAuth token endpoints must answer errors with 400 (RFC 6749 §5.2): not a choice."""
+    last = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    return last == "token" or "oauth" in path.lower()
 
 
 def _is_create(codes: Counter[int], location_seen: bool, path: str, paths: set[str]) -> bool:
