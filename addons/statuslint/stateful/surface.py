@@ -21,6 +21,8 @@ CHECK_NAMES = (NOT_IMPLEMENTED, ALLOW_CONTRADICTS, INCONSISTENT)
 
 # Distinct methods remembered per host or endpoint (custom methods are unbounded).
 _METHOD_LIMIT = 32
+# Endpoints remembered per host as already reported.
+_REPORTED_PER_HOST = 32
 # 501s remembered per method until the method succeeds somewhere.
 _PENDING_PER_METHOD = 8
 # Methods a framework or CORS middleware answers for every path, whatever Allow says.
@@ -82,8 +84,10 @@ class MethodSupport:
 
     @staticmethod
     def _report(host: _HostMethods, seen: Seen, path: str, endpoint: str, other: Seen) -> list[Hit]:
-        if endpoint in host.reported or len(host.reported) >= 4 * _METHOD_LIMIT:
+        if endpoint in host.reported:
             return []
+        if len(host.reported) >= _REPORTED_PER_HOST:
+            host.reported.pop()  # bounded: at worst an endpoint is reported twice
         host.reported.add(endpoint)
         method = seen[2]
         message = (
