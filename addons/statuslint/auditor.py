@@ -164,7 +164,7 @@ class Auditor:
         template = self.templater.template(view.authority, view.path)
         endpoint = printable(endpoint_name(view.method, view.authority, template))
         # What state across flows keeps of a flow: never a secret, never unbounded.
-        seen = (source, index, view.method, view.status, clip(printable(redact_url(f.request.pretty_url))))
+        seen = (source, index, view.method, view.status, clip(printable(redact_url(view.url))))
         stats = self.endpoints.get(endpoint)
         stats.add(view.status, seen)
         if 200 <= view.status <= 299 and "location" in f.response.headers:

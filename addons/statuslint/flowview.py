@@ -39,10 +39,15 @@ class FlowView:
         return self.request.pretty_host.lower()
 
     @cached_property
+    def url(self) -> str:
+        """The URL as the client addressed it (unredacted: never shown as is)."""
+        return self.request.pretty_url
+
+    @cached_property
     def authority(self) -> str:
         """``host[:port]`` as the client addressed it (the port only when not the
         default): what endpoints and cross-flow state are keyed by."""
-        return authority(self.request.pretty_url) or self.host
+        return authority(self.url) or self.host
 
     @cached_property
     def caller(self) -> int:

@@ -238,7 +238,7 @@ class ResourceLifecycle:
         if not location:
             return
         try:
-            target = urlsplit(urljoin(obs.view.request.pretty_url, location.strip()))
+            target = urlsplit(urljoin(obs.view.url, location.strip()))
         except ValueError:
             return
         where = authority(target.geturl())
