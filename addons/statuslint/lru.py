@@ -32,8 +32,5 @@ class LRU(Generic[K, V]):
                 self.evicted += 1
         return value
 
-    def pop(self, key: K) -> V | None:
-        return self._data.pop(key, None)
-
     def __len__(self) -> int:
         return len(self._data)

@@ -90,14 +90,6 @@ class Rule:
     def excludes(self, path: str) -> bool:
         return any(g.match(path) for g in self.exclude_paths)
 
-    def violated_by(self, view: FlowView) -> bool:
-        """Assumes ``applies_to`` held. May raise ``Undecidable``."""
-        if self.exclude_paths and self.excludes(view.path):
-            return False
-        if not self.when_rest(view):
-            return False
-        return self.require is None or not self.require(view)
-
     def condition_text(self) -> str:
         """``when``/``require`` (or ``check``) as YAML, as the rule's documentation shows them."""
         pairs = (("when", self.when_yaml), ("require", self.require_yaml), ("check", self.check))
