@@ -323,7 +323,9 @@ class StatusLint:
             return
         if self.report_path:
             try:
-                text = reports.render(self.auditor, reports.format_for_path(self.report_path), self.policy_label)
+                text = reports.render(
+                    reports.build_model(self.auditor, self.policy_label), reports.format_for_path(self.report_path)
+                )
                 reports.write_atomic(self.report_path, text)
             except OSError as e:
                 logger.warning(f"statuslint: cannot write report {self.report_path}: {e.strerror or e}")

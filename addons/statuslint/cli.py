@@ -163,7 +163,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if fmt == "text" or args.output:
         print_summary(auditor, console)
     if fmt != "text":
-        text = reports.render(auditor, fmt, args.policy)
+        text = reports.render(reports.build_model(auditor, args.policy), fmt)
         if args.output:
             try:
                 reports.write_atomic(args.output, text)

@@ -1,5 +1,6 @@
-"""Report formats. Each module renders a finished audit; ``write_report`` picks one by
-name or file suffix and writes it atomically, so a reader never sees half a report."""
+"""Report formats. Each module renders the report model (``model.build``) of a finished
+audit; ``render`` picks one by name, ``format_for_path`` by file suffix, and
+``write_atomic`` writes it so a reader never sees half a report."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..auditor import Auditor
-from . import json_report
+from . import json_report, model
+from .model import Model
 
-Renderer = Callable[[Auditor, str], str]
+Renderer = Callable[[Model], str]
 
 FORMATS: dict[str, Renderer] = {
     "json": json_report.render,
@@ -28,10 +30,15 @@ def format_for_path(path: str) -> str:
     return SUFFIXES[suffix]
 
 
-def render(auditor: Auditor, fmt: str, policy_label: str) -> str:
+def build_model(auditor: Auditor, policy_label: str) -> Model:
+    return model.build(auditor, policy_label)
+
+
+def render(report: Model, fmt: str) -> str:
+    """One format of a report model (build it once for several formats)."""
     # Whatever slipped through as a lone surrogate (raw non-UTF-8 bytes of a request)
     # becomes an escape, never a report that cannot be written.
-    return FORMATS[fmt](auditor, policy_label).encode("utf-8", "backslashreplace").decode("utf-8")
+    return FORMATS[fmt](report).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def write_atomic(path: str, text: str) -> None:
