@@ -26,6 +26,7 @@ from mitmproxy.addonmanager import Loader
 from . import reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
 from .findings import Finding, Severity, parse_fail_on
+from .noise import Baseline, BaselineError, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
 from .terminal import console_for, print_summary, summary_text
@@ -39,7 +40,15 @@ LIMIT_OPTIONS = {
     "statuslint_max_endpoints": "max_endpoints",
     "statuslint_max_findings": "max_findings",
 }
-OPTIONS = ("statuslint_policy", "statuslint_report", "statuslint_log", "statuslint_fail_on", *LIMIT_OPTIONS)
+NOISE_OPTIONS = ("statuslint_select", "statuslint_ignore", "statuslint_baseline", "statuslint_write_baseline")
+OPTIONS = (
+    "statuslint_policy",
+    "statuslint_report",
+    "statuslint_log",
+    "statuslint_fail_on",
+    *NOISE_OPTIONS,
+    *LIMIT_OPTIONS,
+)
 INDEX_KEY = "statuslint.index"
 LIVE_SOURCE = "live"
 
@@ -65,6 +74,8 @@ class StatusLint:
         self.forced_loopback = False
         self.limits = Limits()
         self.summary_signal = False
+        self.baseline: Baseline | None = None
+        self.write_baseline_path = ""
 
     # Options ---------------------------------------------------------------------------
 
@@ -87,6 +98,19 @@ class StatusLint:
             "",
             "Exit non-zero at the end when a statuslint finding reaches this severity (error, warning, info); "
             "empty: never.",
+        )
+        loader.add_option(
+            "statuslint_select", str, "", "Run only these statuslint rules (comma-separated ids); empty: all."
+        )
+        loader.add_option("statuslint_ignore", str, "", "Do not run these statuslint rules (comma-separated ids).")
+        loader.add_option(
+            "statuslint_baseline",
+            str,
+            "",
+            "statuslint baseline file: log and report only findings not in it; fail_on gates on those.",
+        )
+        loader.add_option(
+            "statuslint_write_baseline", str, "", "Write the statuslint findings as a baseline file at the end."
         )
         defaults = Limits()
         for option, field in LIMIT_OPTIONS.items():
@@ -120,16 +144,43 @@ class StatusLint:
             self.limits = Limits(**values)
             if self.auditor is not None:
                 self.auditor.set_limits(self.limits)
-        if "statuslint_policy" in updated:
+        if "statuslint_baseline" in updated:
+            path = ctx.options.statuslint_baseline.strip()
+            try:
+                self.baseline = Baseline.load(path) if path else None
+            except BaselineError as e:
+                self._fail_startup()
+                raise exceptions.OptionsError(f"statuslint_baseline: {e}") from None
+            if self.auditor is not None:
+                self.auditor.gate.baseline = self.baseline
+        if "statuslint_write_baseline" in updated:
+            path = ctx.options.statuslint_write_baseline.strip()
+            if path:
+                self._check_writable_dir(path, "statuslint_write_baseline")
+            self.write_baseline_path = path
+            if self.auditor is not None:
+                self.auditor.gate.record_keys = bool(path)
+        if updated & {"statuslint_policy", "statuslint_select", "statuslint_ignore"}:
             value = ctx.options.statuslint_policy.strip()
             try:
                 policy = load_policy(value or None)
             except PolicyError as e:
                 self._fail_startup()
                 raise exceptions.OptionsError(f"statuslint_policy: {e}") from None
+            try:
+                policy = select_rules(
+                    policy,
+                    parse_rule_ids([ctx.options.statuslint_select]),
+                    parse_rule_ids([ctx.options.statuslint_ignore]),
+                    option="statuslint_select",
+                )
+            except ValueError as e:
+                self._fail_startup()
+                raise exceptions.OptionsError(str(e)) from None
             self.policy_label = value or BUILTIN_NAME
             if self.auditor is None or not self.running_:
-                self.auditor = Auditor(policy, self.limits)
+                self.auditor = Auditor(policy, self.limits, self.baseline)
+                self.auditor.gate.record_keys = bool(self.write_baseline_path)
             else:
                 self.auditor.use_policy(policy)
                 logger.info("statuslint: policy %s loaded (%d rules)", self.policy_label, len(policy.enabled_rules))
@@ -333,6 +384,12 @@ class StatusLint:
             except Exception:
                 # The summary and the exit status must still come, whatever broke here.
                 logger.exception(f"statuslint: internal error writing report {self.report_path}")
+                self.exit_code = max(self.exit_code, 2)
+        if self.write_baseline_path:
+            try:
+                reports.write_atomic(self.write_baseline_path, render_baseline(self.auditor.baseline_counts()))
+            except OSError as e:
+                logger.warning(f"statuslint: cannot write baseline {self.write_baseline_path}: {e.strerror or e}")
                 self.exit_code = max(self.exit_code, 2)
         if self.print_summary:
             print_summary(self.auditor, console_for(sys.stdout))

@@ -16,6 +16,7 @@ from . import __version__, reports
 from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
+from .noise import Baseline, BaselineError, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
 from .terminal import console_for, print_catalog, print_rule, print_summary, severity_text
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--fail-on", default="error", help=fail_help + "; default: error")
     audit.add_argument("--quiet", "-q", action="store_true", help="summary only: do not list each finding")
     audit.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    _noise_arguments(audit)
     _limit_arguments(audit)
     audit.set_defaults(run=_cmd_audit)
 
@@ -83,10 +85,39 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--fail-on", default="none", help=fail_help + "; default: none")
     proxy.add_argument("--confdir", help="mitmproxy's configuration/CA directory (default: ~/.mitmproxy)")
     proxy.add_argument("--show-flows", action="store_true", help="also print every flow, as mitmdump does")
+    _noise_arguments(proxy)
     _limit_arguments(proxy)
     proxy.add_argument("mitmdump_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     proxy.set_defaults(run=_cmd_proxy)
     return parser
+
+
+def _noise_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("noise control")
+    group.add_argument(
+        "--select", action="append", metavar="ID[,ID]", help="run only these rules (repeatable, comma-separated)"
+    )
+    group.add_argument("--ignore", action="append", metavar="ID[,ID]", help="do not run these rules (repeatable)")
+    group.add_argument(
+        "--baseline", metavar="FILE", help="report only findings not in this baseline; --fail-on gates on those"
+    )
+    group.add_argument(
+        "--write-baseline", metavar="FILE", help="record the findings of this run as a baseline (JSON, sorted)"
+    )
+
+
+def _noise(args: argparse.Namespace, policy: Policy) -> tuple[Policy, Baseline | None]:
+    """The policy with --select/--ignore applied, and the --baseline, checked."""
+    try:
+        policy = select_rules(policy, parse_rule_ids(args.select), parse_rule_ids(args.ignore))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.write_baseline and not Path(args.write_baseline).parent.is_dir():
+        raise UsageError(f"--write-baseline: directory {Path(args.write_baseline).parent} does not exist")
+    try:
+        return policy, Baseline.load(args.baseline) if args.baseline else None
+    except BaselineError as e:
+        raise UsageError(f"--baseline: {e}") from None
 
 
 def _limit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,12 +174,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if args.output and not Path(args.output).parent.is_dir():
         raise UsageError(f"--output: directory {Path(args.output).parent} does not exist")
     limits = _limits(args)
-    policy = load_policy(args.policy)
+    policy, baseline = _noise(args, load_policy(args.policy))
 
     report_to_stdout = fmt != "text" and not args.output
     # Keep stdout clean for a machine report printed there.
     console = console_for(sys.stderr if report_to_stdout else sys.stdout)
-    auditor = Auditor(policy, limits)
+    auditor = Auditor(policy, limits, baseline)
+    auditor.gate.record_keys = bool(args.write_baseline)
     failed_input = False
     list_findings = not args.quiet and fmt == "text"
     for path in args.inputs:
@@ -172,6 +204,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
         else:
             sys.stdout.write(text)
+    if args.write_baseline:
+        try:
+            reports.write_atomic(args.write_baseline, render_baseline(auditor.baseline_counts()))
+        except OSError as e:
+            print(f"statuslint: cannot write {args.write_baseline}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_ERROR
     if failed_input:
         return EXIT_ERROR
     return EXIT_FINDINGS if auditor.fails(fail_on) else EXIT_OK
@@ -263,7 +301,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
 
 def _cmd_proxy(args: argparse.Namespace) -> int:
-    load_policy(args.policy)  # refuse a broken policy before anything listens
+    _noise(args, load_policy(args.policy))  # refuse a broken policy or baseline before anything listens
     try:
         parse_fail_on(args.fail_on)
     except ValueError as e:
@@ -298,6 +336,10 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
         "statuslint_max_urls": str(limits.max_urls),
         "statuslint_max_endpoints": str(limits.max_endpoints),
         "statuslint_max_findings": str(limits.max_findings),
+        "statuslint_select": ",".join(parse_rule_ids(args.select)),
+        "statuslint_ignore": ",".join(parse_rule_ids(args.ignore)),
+        "statuslint_baseline": args.baseline or "",
+        "statuslint_write_baseline": args.write_baseline or "",
     }
     if args.confdir:
         settings["confdir"] = args.confdir

@@ -21,6 +21,7 @@ from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
 from .endpoints import PathTemplate
 from .findings import Severity
 from .flowview import FlowView
+from .noise import Suppression, parse_suppressions
 from .redact import redact_path
 from .stateful import CHECKS
 from .urls import printable
@@ -28,7 +29,7 @@ from .yamlsource import LineDict, LineList, PolicyError, load_yaml
 
 BUILTIN_NAME = "default"
 
-POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules")
+POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules", "suppress")
 RULE_KEYS = (
     "id",
     "severity",
@@ -127,6 +128,7 @@ class Policy:
     rules: list[Rule]
     scope: Scope
     endpoints: tuple[PathTemplate, ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
 
     @property
     def enabled_rules(self) -> list[Rule]:
@@ -207,11 +209,25 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
         idx = known[rule_id]
         rules[idx] = _override(rules[idx], change, line, compiler, source)
 
+    suppressions = (
+        parse_suppressions(doc["suppress"], doc.line_of("suppress"), source, known, compiler)
+        if "suppress" in doc
+        else ()
+    )
     if parent:
+        suppressions = parent.suppressions + suppressions
         scope = parent.scope.extend(scope)
         # This policy's templates are tried first: the more specific file wins.
         endpoints += tuple(t for t in parent.endpoints if t.text not in {e.text for e in endpoints})
-    return Policy(name=name, source=source, description=description, rules=rules, scope=scope, endpoints=endpoints)
+    return Policy(
+        name=name,
+        source=source,
+        description=description,
+        rules=rules,
+        scope=scope,
+        endpoints=endpoints,
+        suppressions=suppressions,
+    )
 
 
 def _endpoints(doc: LineDict, source: str) -> tuple[PathTemplate, ...]:

@@ -46,6 +46,8 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         if info.error:
             console.print(Text(f"input error: {info.source}: {info.error}", style="bold red"))
 
+    _print_noise(summary, console)
+
     coverage = {row["rule"]: row for row in summary["coverage"]["rules"]}
     if summary["by_rule"]:
         table = Table(title="Findings by rule", title_justify="left", expand=False)
@@ -92,6 +94,29 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         console.print(Text(f"internal error in {rule_id}: {error} (it was skipped where it failed)", style="red"))
     if not total and summary["audited"]:
         console.print(Text("No findings.", style="green"))
+
+
+def _print_noise(summary: dict, console: Console) -> None:
+    """What suppressions and the baseline held back: a quiet report still says so."""
+    baseline = summary.get("baseline")
+    if baseline is not None:
+        console.print(
+            Text(
+                f"baseline: {baseline['new']} new findings reported, {baseline['known']} known (in the baseline), "
+                f"{baseline['fixed']} baseline entries not seen again"
+            )
+        )
+    rows = summary.get("suppressed") or []
+    held = sum(r["count"] for r in rows)
+    if held:
+        console.print(Text(f"suppressed: {held} findings held back by the policy's suppressions", style="dim"))
+        for row in rows:
+            if row["count"]:
+                console.print(Text(f"  {row['count']} x {row['rule']}: {row['reason']}", style="dim"))
+    for row in rows:
+        if row["stale"]:
+            where = f"stale suppression at {row['origin']}"
+            console.print(Text(f"{where}: {row['rule']} matched no finding (remove it?)", style="yellow"))
 
 
 def _print_endpoints(summary: dict, console: Console, top: int) -> None:
