@@ -17,8 +17,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
@@ -50,6 +51,9 @@ OPTIONS = (
     *LIMIT_OPTIONS,
 )
 INDEX_KEY = "statuslint.index"
+# Set by statuslint replay on the flows it sends: where they came from.
+SOURCE_KEY = "statuslint.source"
+REPLAY_INDEX_KEY = "statuslint.replay"
 LIVE_SOURCE = "live"
 
 # mitmproxy's termlog colours by level: findings are warnings (yellow) unless merely
@@ -74,6 +78,8 @@ class StatusLint:
         self.forced_loopback = False
         self.limits = Limits()
         self.summary_signal = False
+        # Other addons (statuslint replay) add to the report as it is built.
+        self.report_hooks: list[Callable[[dict[str, Any]], None]] = []
         self.baseline: Baseline | None = None
         self.write_baseline_path = ""
 
@@ -324,11 +330,14 @@ class StatusLint:
         source = self._source(f)
         index = self.next_index.get(source, 0)
         self.next_index[source] = index + 1
-        f.metadata[INDEX_KEY] = index
+        # A replayed request keeps its position in the recording.
+        f.metadata[INDEX_KEY] = f.metadata.get(REPLAY_INDEX_KEY, index)
         self.auditor.input(source).flows += 1
         self.auditor.count_flow(f)
 
     def _source(self, f: flow.Flow) -> str:
+        if SOURCE_KEY in f.metadata:
+            return f.metadata[SOURCE_KEY]
         if f.live:
             return LIVE_SOURCE
         return getattr(ctx.options, "rfile", None) or "replay"
@@ -374,9 +383,10 @@ class StatusLint:
             return
         if self.report_path:
             try:
-                text = reports.render(
-                    reports.build_model(self.auditor, self.policy_label), reports.format_for_path(self.report_path)
-                )
+                model = reports.build_model(self.auditor, self.policy_label)
+                for hook in self.report_hooks:
+                    hook(model)
+                text = reports.render(model, reports.format_for_path(self.report_path))
                 reports.write_atomic(self.report_path, text)
             except OSError as e:
                 logger.warning(f"statuslint: cannot write report {self.report_path}: {e.strerror or e}")

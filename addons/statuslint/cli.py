@@ -19,7 +19,7 @@ from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .noise import Baseline, BaselineError, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
-from .terminal import console_for, print_catalog, print_rule, print_summary, severity_text
+from .terminal import console_for, print_catalog, print_drift, print_rule, print_summary, severity_text
 from .yamlsource import PolicyError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -65,6 +65,48 @@ def _parser() -> argparse.ArgumentParser:
     _limit_arguments(audit)
     audit.set_defaults(run=_cmd_audit)
 
+    replay = sub.add_parser(
+        "replay",
+        help="re-send recorded requests to a running server; audit the answers and report the drift",
+        description="Re-send the requests of a recording, in order, through mitmproxy's client replay, audit the "
+        "fresh answers and report what drifted from the recording.",
+    )
+    replay.add_argument("input", metavar="FILE", help="the recording (.flows or HAR)")
+    replay.add_argument("--to", required=True, metavar="URL", help="the server to send the requests to")
+    replay.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
+    replay.add_argument("--report", help="write the audit report, with the drift, here (.json)")
+    replay.add_argument("--log", help="append one JSON line per finding to this file")
+    replay.add_argument("--fail-on", default="error", help=fail_help + "; default: error")
+    replay.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any answer drifted")
+    replay.add_argument("--confdir", help="mitmproxy's configuration/CA directory (default: ~/.mitmproxy)")
+    _noise_arguments(replay)
+    _limit_arguments(replay)
+    replay.set_defaults(run=_cmd_replay)
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare two recordings of the same API: status codes per endpoint, findings new and fixed",
+        description="Audit BEFORE and AFTER separately and report the drift between them.",
+    )
+    diff.add_argument("before", metavar="BEFORE", help="the earlier recording (.flows or HAR)")
+    diff.add_argument("after", metavar="AFTER", help="the later recording (.flows or HAR)")
+    diff.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
+    diff.add_argument("--format", "-f", choices=["text", "json"], help="output format (default: text)")
+    diff.add_argument("--output", "-o", help="write the drift report here (.json)")
+    diff.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
+    hosts = diff.add_mutually_exclusive_group()
+    hosts.add_argument(
+        "--ignore-host",
+        action="store_true",
+        default=None,
+        help="match endpoints by method and path only (default: so when each side talks to one host)",
+    )
+    hosts.add_argument(
+        "--match-host", dest="ignore_host", action="store_false", help="match endpoints by method, host and path"
+    )
+    _limit_arguments(diff)
+    diff.set_defaults(run=_cmd_diff)
+
     rules = sub.add_parser("rules", help="list the rules of the policy, or document one")
     rules.add_argument("rule_id", nargs="?", metavar="ID", help="show this rule's documentation")
     rules.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
@@ -85,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--fail-on", default="none", help=fail_help + "; default: none")
     proxy.add_argument("--confdir", help="mitmproxy's configuration/CA directory (default: ~/.mitmproxy)")
     proxy.add_argument("--show-flows", action="store_true", help="also print every flow, as mitmdump does")
+    proxy.add_argument("--save", metavar="FILE", help="record the traffic to this mitmproxy flow file as well")
+    proxy.add_argument("--save-har", metavar="FILE", help="record the traffic to this HAR file as well")
     _noise_arguments(proxy)
     _limit_arguments(proxy)
     proxy.add_argument("mitmdump_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -276,6 +320,69 @@ def _finding_line(finding: Finding):
     )
 
 
+# replay --------------------------------------------------------------------------------
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    _noise(args, load_policy(args.policy))
+    _check_outputs(args)
+    limits = _limits(args)
+    if not args.to.startswith(("http://", "https://")):
+        raise UsageError(f"--to: expected an http:// or https:// URL, not {args.to!r}")
+    if not Path(args.input).is_file():
+        raise UsageError(f"{args.input}: no such file")
+    settings = _statuslint_settings(args, limits)
+    settings.update(
+        statuslint_replay=args.input,
+        statuslint_replay_to=args.to,
+        statuslint_fail_on_drift="true" if args.fail_on_drift else "",
+    )
+    mitm_args = ["--no-server", "--flow-detail", "0"]
+    for key, value in settings.items():
+        mitm_args += ["--set", f"{key}={value}"]
+    from .replay import Replayer
+
+    return _run_mitmdump(mitm_args, Replayer)
+
+
+# diff ----------------------------------------------------------------------------------
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from .drift import Side, compare
+
+    fmt = args.format or ("json" if args.output else "text")
+    if fmt == "text" and args.output:
+        raise UsageError("--output needs --format json")
+    if args.output and not Path(args.output).parent.is_dir():
+        raise UsageError(f"--output: directory {Path(args.output).parent} does not exist")
+    limits = _limits(args)
+    policy = load_policy(args.policy)
+    console = console_for(sys.stderr if fmt != "text" and not args.output else sys.stdout)
+    sides = []
+    failed_input = False
+    for label, path in (("before", args.before), ("after", args.after)):
+        auditor = Auditor(policy, limits)
+        failed_input |= not _audit_file(auditor, path, console, list_findings=False, progress=True)
+        sides.append(Side(auditor, label))
+    model = compare(sides[0], sides[1], args.ignore_host)
+    if fmt == "text" or args.output:
+        print_drift(model, console)
+    if fmt == "json":
+        text = reports.render(model, "json")
+        if args.output:
+            try:
+                reports.write_atomic(args.output, text)
+            except OSError as e:
+                print(f"statuslint: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+                return EXIT_ERROR
+        else:
+            sys.stdout.write(text)
+    if failed_input:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if args.fail_on_drift and model["summary"]["drift"] else EXIT_OK
+
+
 # rules ---------------------------------------------------------------------------------
 
 
@@ -302,32 +409,33 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
 def _cmd_proxy(args: argparse.Namespace) -> int:
     _noise(args, load_policy(args.policy))  # refuse a broken policy or baseline before anything listens
-    try:
-        parse_fail_on(args.fail_on)
-    except ValueError as e:
-        raise UsageError(f"--fail-on: {e}") from None
-    for option, value in (("--report", args.report), ("--log", args.log)):
-        if value and not Path(value).parent.is_dir():
-            raise UsageError(f"{option}: directory {Path(value).parent} does not exist")
-    if args.report:
-        try:
-            reports.format_for_path(args.report)
-        except ValueError as e:
-            raise UsageError(f"--report: {e}") from None
+    _check_outputs(args)
     limits = _limits(args)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: {args.port} is not a port number")
     if args.reverse and not args.reverse.startswith(("http://", "https://")):
         raise UsageError(f"--reverse: expected an http:// or https:// URL, not {args.reverse!r}")
 
-    extra = list(args.mitmdump_args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
     mitm_args = ["--listen-host", args.host, "--listen-port", str(args.port)]
     if args.reverse:
         mitm_args += ["--mode", f"reverse:{args.reverse}"]
     if not args.show_flows:
         mitm_args += ["--flow-detail", "0"]
+    for option, value in (("--save", args.save), ("--save-har", args.save_har)):
+        if value and not Path(value).parent.is_dir():
+            raise UsageError(f"{option}: directory {Path(value).parent} does not exist")
+    settings = _statuslint_settings(args, limits)
+    if args.save:
+        settings["save_stream_file"] = args.save
+    if args.save_har:
+        settings["hardump"] = args.save_har
+    for key, value in settings.items():
+        mitm_args += ["--set", f"{key}={value}"]
+    return _run_mitmdump(mitm_args + _passthrough(args))
+
+
+def _statuslint_settings(args: argparse.Namespace, limits: Limits) -> dict[str, str]:
+    """The statuslint (and confdir) options of a mitmdump run, from the command line."""
     settings = {
         "statuslint_policy": args.policy,
         "statuslint_report": args.report or "",
@@ -343,12 +451,31 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
     }
     if args.confdir:
         settings["confdir"] = args.confdir
-    for key, value in settings.items():
-        mitm_args += ["--set", f"{key}={value}"]
-    return _run_mitmdump(mitm_args + extra)
+    return settings
 
 
-def _run_mitmdump(mitm_args: list[str]) -> int:
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--fail-on, --report and --log of a mitmdump run, checked before anything starts."""
+    try:
+        parse_fail_on(args.fail_on)
+    except ValueError as e:
+        raise UsageError(f"--fail-on: {e}") from None
+    for option, value in (("--report", args.report), ("--log", args.log)):
+        if value and not Path(value).parent.is_dir():
+            raise UsageError(f"{option}: directory {Path(value).parent} does not exist")
+    if args.report:
+        try:
+            reports.format_for_path(args.report)
+        except ValueError as e:
+            raise UsageError(f"--report: {e}") from None
+
+
+def _passthrough(args: argparse.Namespace) -> list[str]:
+    extra = list(args.mitmdump_args)
+    return extra[1:] if extra[:1] == ["--"] else extra
+
+
+def _run_mitmdump(mitm_args: list[str], *extra_addons: type) -> int:
     from mitmproxy.tools import cmdline
     from mitmproxy.tools.dump import DumpMaster
     from mitmproxy.tools.main import run
@@ -358,7 +485,7 @@ def _run_mitmdump(mitm_args: list[str]) -> int:
     class StatusLintMaster(DumpMaster):
         def __init__(self, options, **kwargs) -> None:  # type: ignore[no-untyped-def]
             super().__init__(options, **kwargs)
-            self.addons.add(StatusLint())
+            self.addons.add(StatusLint(), *(cls() for cls in extra_addons))
 
     print(f"statuslint: starting proxy ({' '.join(mitm_args)})", file=sys.stderr)
     run(StatusLintMaster, cmdline.mitmdump, mitm_args)

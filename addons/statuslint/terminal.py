@@ -215,3 +215,86 @@ def print_rule(rule: Rule, console: Console) -> None:
 
 def severity_text(severity: Severity) -> Text:
     return Text(severity.label, style=SEVERITY_STYLE[severity.label])
+
+
+def print_drift(model: dict, console: Console) -> None:
+    """The drift between two audits (``statuslint diff``, ``statuslint replay``)."""
+    summary = model["summary"]
+    console.print()
+    console.rule("[bold]statuslint drift")
+    before, after = model["before"], model["after"]
+    console.print(
+        Text(
+            f"before: {', '.join(i['source'] for i in before['inputs'])}; "
+            f"after: {', '.join(i['source'] for i in after['inputs'])}"
+            + (" (endpoints matched without their host)" if model["matched_without_host"] else "")
+        )
+    )
+    changed = [e for e in model["endpoints"] if e["change"] != "same codes"]
+    if changed:
+        table = Table(title="Endpoints that changed", title_justify="left", expand=False)
+        table.add_column("endpoint", overflow="fold")
+        table.add_column("change", no_wrap=True)
+        table.add_column("before", overflow="fold")
+        table.add_column("after", overflow="fold")
+        for row in changed:
+            table.add_row(
+                Text(row["endpoint"]),
+                row["change"],
+                " ".join(f"{code}:{n}" for code, n in row["before"].items()),
+                " ".join(f"{code}:{n}" for code, n in row["after"].items()),
+            )
+        console.print(table)
+    for kind, style in (("new", "yellow"), ("fixed", "green")):
+        rows = model["findings"][kind]
+        if not rows:
+            continue
+        console.print(Text(f"Findings {kind} ({len(rows)}):", style=f"bold {style}"))
+        for row in rows:
+            count = row["count_after"] if kind == "new" else row["count_before"]
+            console.print(
+                Text.assemble(
+                    "  ",
+                    (row["severity"], SEVERITY_STYLE[row["severity"]]),
+                    " ",
+                    (row["rule"], "magenta"),
+                    f" {row['endpoint']} (x{count}): {row['message']}",
+                ),
+                soft_wrap=True,
+            )
+    console.print(
+        Text(
+            f"{summary['endpoints']} endpoints: {summary['appeared']} appeared, {summary['vanished']} vanished, "
+            f"{summary['codes_changed']} with changed status codes; findings: {summary['findings_new']} new, "
+            f"{summary['findings_fixed']} fixed"
+        )
+    )
+    if not summary["drift"]:
+        console.print(Text("No drift.", style="green"))
+
+
+def print_replay_drift(drift: list[dict], answered: int, unanswered: int, console: Console) -> None:
+    """What ``statuslint replay`` found changed since the recording."""
+    console.print()
+    console.rule("[bold]statuslint replay drift")
+    if drift:
+        table = Table(title="Requests whose answer drifted", title_justify="left", expand=False)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("request", overflow="fold")
+        table.add_column("changed", overflow="fold")
+        table.add_column("before", no_wrap=True)
+        table.add_column("after", no_wrap=True)
+        for row in drift:
+            before, after = row["before"], row["after"]
+            table.add_row(
+                str(row["index"]),
+                Text(f"{row['method']} {row['url']}"),
+                ", ".join(row["changed"]),
+                str(before["status"]),
+                str(after["status"]) if after["status"] is not None else Text(after.get("error", "-"), style="red"),
+            )
+        console.print(table)
+    line = f"{answered} requests replayed, {len(drift)} drifted"
+    if unanswered:
+        line += f", {unanswered} never answered"
+    console.print(Text(line, style="yellow" if drift or unanswered else "green"))
