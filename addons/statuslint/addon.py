@@ -17,10 +17,11 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import mitmproxy.types
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
 
@@ -30,6 +31,7 @@ from .findings import Finding, Severity, parse_fail_on
 from .noise import Baseline, BaselineError, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
+from .redact import redact_url
 from .terminal import console_for, print_summary, summary_text
 from .urls import printable
 from .yamlsource import PolicyError
@@ -51,6 +53,8 @@ OPTIONS = (
     *LIMIT_OPTIONS,
 )
 INDEX_KEY = "statuslint.index"
+# A flow's findings, for mitmproxy's ~meta filter and the statuslint.findings command.
+METADATA_KEY = "statuslint"
 # Set by statuslint replay on the flows it sends: where they came from.
 SOURCE_KEY = "statuslint.source"
 REPLAY_INDEX_KEY = "statuslint.replay"
@@ -291,6 +295,44 @@ class StatusLint:
             return
         logger.info("statuslint: audit summary so far\n%s", summary_text(self.auditor))
 
+    @command.command("statuslint.findings")
+    def findings_command(self, flows: Sequence[flow.Flow]) -> Sequence[str]:
+        """The statuslint findings of these flows (@marked, @focus, @all, or a filter such
+        as "~meta served-after-delete"), one line each."""
+        out = []
+        for f in flows:
+            meta = f.metadata.get(METADATA_KEY)
+            if not isinstance(f, http.HTTPFlow) or not isinstance(meta, dict):
+                continue
+            where = f"{f.request.method} {printable(redact_url(f.request.pretty_url))}"
+            status = f.response.status_code if f.response else "-"
+            for x in meta.get("findings", ()):
+                out.append(f"{where} {status}: {x.get('severity')} {x.get('rule')}: {x.get('message')}")
+        return out
+
+    @command.command("statuslint.report")
+    def report_command(self, path: mitmproxy.types.Path) -> None:
+        """Write the statuslint report of the traffic so far to this file (format from
+        its suffix, e.g. .json)."""
+        if self.auditor is None:
+            raise exceptions.CommandError("statuslint is not auditing")
+        try:
+            fmt = reports.format_for_path(path)
+        except ValueError as e:
+            raise exceptions.CommandError(str(e)) from None
+        try:
+            reports.write_atomic(path, reports.render(self._model(), fmt))
+        except OSError as e:
+            raise exceptions.CommandError(f"cannot write {path}: {e.strerror or e}") from None
+        logger.info(f"statuslint: report written to {path}")
+
+    def _model(self) -> dict[str, Any]:
+        assert self.auditor is not None
+        model = reports.build_model(self.auditor, self.policy_label)
+        for hook in self.report_hooks:
+            hook(model)
+        return model
+
     # Flow events -------------------------------------------------------------------------
 
     def requestheaders(self, f: http.HTTPFlow) -> None:
@@ -350,6 +392,8 @@ class StatusLint:
         # A stateful finding may be about an earlier flow (a HEAD that failed before its
         # GET worked): that flow has gone by, so only this one is marked.
         if mine:
+            meta = f.metadata.setdefault(METADATA_KEY, {"findings": []})
+            meta["findings"].extend({"rule": x.rule, "severity": x.severity.label, "message": x.message} for x in mine)
             lines = [f"statuslint {x.severity.label} {x.rule}: {x.message}" for x in mine]
             f.marked = _MARKER[max(x.severity for x in mine)]
             f.comment = "\n".join(filter(None, [f.comment, *lines]))
@@ -383,10 +427,7 @@ class StatusLint:
             return
         if self.report_path:
             try:
-                model = reports.build_model(self.auditor, self.policy_label)
-                for hook in self.report_hooks:
-                    hook(model)
-                text = reports.render(model, reports.format_for_path(self.report_path))
+                text = reports.render(self._model(), reports.format_for_path(self.report_path))
                 reports.write_atomic(self.report_path, text)
             except OSError as e:
                 logger.warning(f"statuslint: cannot write report {self.report_path}: {e.strerror or e}")

@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--fail-on", default="error", help=fail_help + "; default: error")
     replay.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any answer drifted")
     replay.add_argument("--confdir", help="mitmproxy's configuration/CA directory (default: ~/.mitmproxy)")
+    replay.add_argument(
+        "--verbose", "-v", action="store_true", help="also print mitmproxy's connect and disconnect lines"
+    )
     _noise_arguments(replay)
     _limit_arguments(replay)
     replay.set_defaults(run=_cmd_replay)
@@ -127,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--fail-on", default="none", help=fail_help + "; default: none")
     proxy.add_argument("--confdir", help="mitmproxy's configuration/CA directory (default: ~/.mitmproxy)")
     proxy.add_argument("--show-flows", action="store_true", help="also print every flow, as mitmdump does")
+    proxy.add_argument(
+        "--verbose", "-v", action="store_true", help="also print mitmproxy's connect and disconnect lines"
+    )
     proxy.add_argument("--save", metavar="FILE", help="record the traffic to this mitmproxy flow file as well")
     proxy.add_argument("--save-har", metavar="FILE", help="record the traffic to this HAR file as well")
     _noise_arguments(proxy)
@@ -337,12 +343,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         statuslint_replay_to=args.to,
         statuslint_fail_on_drift="true" if args.fail_on_drift else "",
     )
-    mitm_args = ["--no-server", "--flow-detail", "0"]
-    for key, value in settings.items():
-        mitm_args += ["--set", f"{key}={value}"]
+    mitm_args = ["--no-server", "--flow-detail", "0", *_set_options(settings)]
     from .replay import Replayer
 
-    return _run_mitmdump(mitm_args, Replayer)
+    return _run_mitmdump(mitm_args, Replayer, verbose=args.verbose)
 
 
 # diff ----------------------------------------------------------------------------------
@@ -429,9 +433,8 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
         settings["save_stream_file"] = args.save
     if args.save_har:
         settings["hardump"] = args.save_har
-    for key, value in settings.items():
-        mitm_args += ["--set", f"{key}={value}"]
-    return _run_mitmdump(mitm_args + _passthrough(args))
+    mitm_args += _set_options(settings)
+    return _run_mitmdump(mitm_args + _passthrough(args), verbose=args.verbose)
 
 
 def _statuslint_settings(args: argparse.Namespace, limits: Limits) -> dict[str, str]:
@@ -452,6 +455,16 @@ def _statuslint_settings(args: argparse.Namespace, limits: Limits) -> dict[str, 
     if args.confdir:
         settings["confdir"] = args.confdir
     return settings
+
+
+def _set_options(settings: dict[str, str]) -> list[str]:
+    """``--set`` arguments; empty values are the defaults already, and only clutter the
+    start-up line."""
+    out: list[str] = []
+    for key, value in settings.items():
+        if value != "":
+            out += ["--set", f"{key}={value}"]
+    return out
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -475,7 +488,7 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
     return extra[1:] if extra[:1] == ["--"] else extra
 
 
-def _run_mitmdump(mitm_args: list[str], *extra_addons: type) -> int:
+def _run_mitmdump(mitm_args: list[str], *extra_addons: type, verbose: bool = False) -> int:
     from mitmproxy.tools import cmdline
     from mitmproxy.tools.dump import DumpMaster
     from mitmproxy.tools.main import run
@@ -487,6 +500,10 @@ def _run_mitmdump(mitm_args: list[str], *extra_addons: type) -> int:
             super().__init__(options, **kwargs)
             self.addons.add(StatusLint(), *(cls() for cls in extra_addons))
 
+    if not verbose:
+        from .chatter import hide_connection_chatter
+
+        hide_connection_chatter()
     print(f"statuslint: starting proxy ({' '.join(mitm_args)})", file=sys.stderr)
     run(StatusLintMaster, cmdline.mitmdump, mitm_args)
     # A non-zero status (findings at --fail-on, or an error) is set by the addon at exit.
