@@ -28,7 +28,7 @@ from mitmproxy.addonmanager import Loader
 from . import reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
 from .findings import Finding, Severity, parse_fail_on
-from .noise import Baseline, BaselineError, parse_rule_ids, render_baseline, select_rules
+from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
 from .redact import redact_url
@@ -43,7 +43,13 @@ LIMIT_OPTIONS = {
     "statuslint_max_endpoints": "max_endpoints",
     "statuslint_max_findings": "max_findings",
 }
-NOISE_OPTIONS = ("statuslint_select", "statuslint_ignore", "statuslint_baseline", "statuslint_write_baseline")
+NOISE_OPTIONS = (
+    "statuslint_select",
+    "statuslint_ignore",
+    "statuslint_api_only",
+    "statuslint_baseline",
+    "statuslint_write_baseline",
+)
 OPTIONS = (
     "statuslint_policy",
     "statuslint_report",
@@ -114,6 +120,12 @@ class StatusLint:
         )
         loader.add_option("statuslint_ignore", str, "", "Do not run these statuslint rules (comma-separated ids).")
         loader.add_option(
+            "statuslint_api_only",
+            str,
+            "",
+            "'true': statuslint audits API traffic only (no images, scripts, styles, fonts, pages, beacons).",
+        )
+        loader.add_option(
             "statuslint_baseline",
             str,
             "",
@@ -170,7 +182,7 @@ class StatusLint:
             self.write_baseline_path = path
             if self.auditor is not None:
                 self.auditor.gate.record_keys = bool(path)
-        if updated & {"statuslint_policy", "statuslint_select", "statuslint_ignore"}:
+        if updated & {"statuslint_policy", "statuslint_select", "statuslint_ignore", "statuslint_api_only"}:
             value = ctx.options.statuslint_policy.strip()
             try:
                 policy = load_policy(value or None)
@@ -187,6 +199,12 @@ class StatusLint:
             except ValueError as e:
                 self._fail_startup()
                 raise exceptions.OptionsError(str(e)) from None
+            flag = ctx.options.statuslint_api_only.strip().lower()
+            if flag not in ("", "true", "false"):
+                self._fail_startup()
+                raise exceptions.OptionsError(f"statuslint_api_only: expected true or false, not {flag!r}")
+            if flag == "true":
+                policy = api_only(policy)
             self.policy_label = value or BUILTIN_NAME
             if self.auditor is None or not self.running_:
                 self.auditor = Auditor(policy, self.limits, self.baseline)

@@ -74,6 +74,7 @@ class Auditor:
         self.gate = Gate(policy.suppressions, baseline)
         self.suppressed_findings: list[tuple[Finding, int]] = []
         self.counts: Counter[str] = Counter()
+        self.out_of_scope: Counter[str] = Counter()  # why: "scope" or a kind of non-API traffic
         self.by_rule: Counter[str] = Counter()
         self.by_severity: Counter[str] = Counter()
         self.evaluated: Counter[str] = Counter()  # per-flow rule id -> flows it was evaluated on
@@ -166,8 +167,10 @@ class Auditor:
             self.counts["status_0"] += 1
             return []
         view = FlowView(f, har=har)
-        if not self.policy.scope.admits(view):
+        why = self.policy.scope.rejects(view)
+        if why is not None:
             self.counts["out_of_scope"] += 1
+            self.out_of_scope[why] += 1
             return []
         self.counts["audited"] += 1
         template = self.templater.template(view.authority, view.path)
@@ -427,6 +430,7 @@ class Auditor:
             "by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
             "by_severity": {s: by_severity.get(s, 0) for s in ("error", "warning", "info")},
             "not_audited": self.not_audited(),
+            "out_of_scope": dict(sorted(self.out_of_scope.items(), key=lambda kv: (-kv[1], kv[0]))),
             "websocket_messages": self.counts["websocket_messages"],
             "top_endpoints": [{"endpoint": e, "findings": n} for e, n in offenders[:top]],
             "endpoints": self.endpoint_rows(),

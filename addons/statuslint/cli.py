@@ -16,7 +16,7 @@ from . import __version__, reports
 from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
-from .noise import Baseline, BaselineError, parse_rule_ids, render_baseline, select_rules
+from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
 from .terminal import console_for, print_catalog, print_drift, print_rule, print_summary, severity_text
@@ -149,6 +149,11 @@ def _noise_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--ignore", action="append", metavar="ID[,ID]", help="do not run these rules (repeatable)")
     group.add_argument(
+        "--api-only",
+        action="store_true",
+        help="audit API traffic only: leave out images, scripts, styles, fonts, pages and beacons",
+    )
+    group.add_argument(
         "--baseline", metavar="FILE", help="report only findings not in this baseline; --fail-on gates on those"
     )
     group.add_argument(
@@ -162,6 +167,8 @@ def _noise(args: argparse.Namespace, policy: Policy) -> tuple[Policy, Baseline |
         policy = select_rules(policy, parse_rule_ids(args.select), parse_rule_ids(args.ignore))
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if args.api_only:
+        policy = api_only(policy)
     if args.write_baseline and not Path(args.write_baseline).parent.is_dir():
         raise UsageError(f"--write-baseline: directory {Path(args.write_baseline).parent} does not exist")
     try:
@@ -451,6 +458,7 @@ def _statuslint_settings(args: argparse.Namespace, limits: Limits) -> dict[str, 
         "statuslint_ignore": ",".join(parse_rule_ids(args.ignore)),
         "statuslint_baseline": args.baseline or "",
         "statuslint_write_baseline": args.write_baseline or "",
+        "statuslint_api_only": "true" if args.api_only else "",
     }
     if args.confdir:
         settings["confdir"] = args.confdir

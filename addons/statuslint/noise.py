@@ -1,4 +1,5 @@
-"""Noise control: which rules run (``--select``/``--ignore``), which findings a team has
+"""Noise control: which rules run (``--select``/``--ignore``), which traffic counts
+(``--api-only``), which findings a team has
 accepted (``suppress:`` in the policy, each with a reason), and which findings are not new
 (a baseline file of today's findings).
 
@@ -69,6 +70,11 @@ def select_rules(policy: Policy, select: Sequence[str], ignore: Sequence[str], o
         r if (not chosen or r.id in chosen) and r.id not in dropped else replace(r, enabled=False) for r in policy.rules
     ]
     return replace(policy, rules=rules)
+
+
+def api_only(policy: Policy) -> Policy:
+    """The policy with its scope narrowed to API traffic (``--api-only``)."""
+    return replace(policy, scope=replace(policy.scope, api_only=True))
 
 
 # Suppressions -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from .flowview import FlowView
 from .noise import Suppression, parse_suppressions
 from .redact import redact_path
 from .stateful import CHECKS
+from .traffic import non_api_kind
 from .urls import printable
 from .yamlsource import LineDict, LineList, PolicyError, load_yaml
 
@@ -47,7 +48,7 @@ RULE_KEYS = (
 )
 DOC_KEYS = ("why", "example", "fix", "reference")
 OVERRIDE_KEYS = ("severity", "enabled", "exclude_paths")
-SCOPE_KEYS = ("include", "exclude")
+SCOPE_KEYS = ("include", "exclude", "api_only")
 SCOPE_FILTER_KEYS = ("hosts", "paths", "methods")
 MESSAGE_FIELDS = ("method", "status", "path", "host")
 RULE_ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
@@ -112,12 +113,21 @@ class Rule:
 class Scope:
     include: list[Predicate] = field(default_factory=list)
     exclude: list[Predicate] = field(default_factory=list)
+    api_only: bool = False  # leave out images, scripts, styles, fonts, pages, beacons
 
     def admits(self, view: FlowView) -> bool:
-        return all(p(view) for p in self.include) and not any(p(view) for p in self.exclude)
+        return self.rejects(view) is None
+
+    def rejects(self, view: FlowView) -> str | None:
+        """Why a flow is out of scope ("scope" or the kind of non-API traffic), or None."""
+        if not all(p(view) for p in self.include) or any(p(view) for p in self.exclude):
+            return "scope"
+        if self.api_only:
+            return non_api_kind(view)
+        return None
 
     def extend(self, other: Scope) -> Scope:
-        return Scope(self.include + other.include, self.exclude + other.exclude)
+        return Scope(self.include + other.include, self.exclude + other.exclude, self.api_only or other.api_only)
 
 
 @dataclass
@@ -357,8 +367,8 @@ def _scope(doc: LineDict, compiler: ConditionCompiler, source: str) -> Scope:
     if not isinstance(node, LineDict):
         raise PolicyError(source, doc.line_of("scope"), "'scope' takes a mapping with 'include' and/or 'exclude'")
     _check_keys(node, SCOPE_KEYS, source, "scope")
-    scope = Scope()
-    for part in SCOPE_KEYS:
+    scope = Scope(api_only=_bool(node, "api_only", source, default=False))
+    for part in ("include", "exclude"):
         if part not in node:
             continue
         filters = node[part]

@@ -42,6 +42,10 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         if summary["websocket_messages"]:
             parts.append(f"{summary['websocket_messages']} websocket messages")
         console.print(Text("not audited as HTTP answers: " + ", ".join(parts), style="dim"))
+    why = summary.get("out_of_scope") or {}
+    if why:
+        parts = [f"{n} {'outside the policy scope' if kind == 'scope' else kind}" for kind, n in why.items()]
+        console.print(Text("out of scope: " + ", ".join(parts), style="dim"))
     for info in auditor.inputs:
         if info.error:
             console.print(Text(f"input error: {info.source}: {info.error}", style="bold red"))
