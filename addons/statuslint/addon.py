@@ -47,6 +47,7 @@ NOISE_OPTIONS = (
     "statuslint_select",
     "statuslint_ignore",
     "statuslint_api_only",
+    "statuslint_fail_on_inconclusive",
     "statuslint_baseline",
     "statuslint_write_baseline",
 )
@@ -78,6 +79,7 @@ class StatusLint:
         self.auditor: Auditor | None = None
         self.policy_label = BUILTIN_NAME
         self.fail_on: Severity | None = None
+        self.fail_on_inconclusive = False
         self.report_path = ""
         self.log_file: IO[str] | None = None
         self.replay_is_har = False
@@ -124,6 +126,12 @@ class StatusLint:
             str,
             "",
             "'true': statuslint audits API traffic only (no images, scripts, styles, fonts, pages, beacons).",
+        )
+        loader.add_option(
+            "statuslint_fail_on_inconclusive",
+            str,
+            "",
+            "'true': statuslint_fail_on also counts findings the source cannot prove (default: certain ones only).",
         )
         loader.add_option(
             "statuslint_baseline",
@@ -212,6 +220,12 @@ class StatusLint:
             else:
                 self.auditor.use_policy(policy)
                 logger.info("statuslint: policy %s loaded (%d rules)", self.policy_label, len(policy.enabled_rules))
+        if "statuslint_fail_on_inconclusive" in updated:
+            flag = ctx.options.statuslint_fail_on_inconclusive.strip().lower()
+            if flag not in ("", "true", "false"):
+                self._fail_startup()
+                raise exceptions.OptionsError(f"statuslint_fail_on_inconclusive: expected true or false, not {flag!r}")
+            self.fail_on_inconclusive = flag == "true"
         if "statuslint_fail_on" in updated:
             try:
                 self.fail_on = parse_fail_on(ctx.options.statuslint_fail_on)
@@ -462,7 +476,7 @@ class StatusLint:
                 self.exit_code = max(self.exit_code, 2)
         if self.print_summary:
             print_summary(self.auditor, console_for(sys.stdout))
-        if self.auditor.fails(self.fail_on):
+        if self.auditor.fails(self.fail_on, self.fail_on_inconclusive):
             self.exit_code = max(self.exit_code, 1)
         if self.exit_code:
             self._register_exit()

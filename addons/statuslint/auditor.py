@@ -15,6 +15,7 @@ from typing import Any
 
 from mitmproxy import dns, flow, http, tcp, udp
 
+from . import evidence
 from .endpoints import EndpointTable, Templater, endpoint_name
 from .engine import Engine
 from .findings import Finding, FlowRef, Severity
@@ -77,6 +78,7 @@ class Auditor:
         self.out_of_scope: Counter[str] = Counter()  # why: "scope" or a kind of non-API traffic
         self.by_rule: Counter[str] = Counter()
         self.by_severity: Counter[str] = Counter()
+        self.by_severity_certain: Counter[str] = Counter()  # what --fail-on gates on by default
         self.evaluated: Counter[str] = Counter()  # per-flow rule id -> flows it was evaluated on
         self.undecidable: Counter[str] = Counter()
         self.check_evaluated: Counter[str] = Counter()  # stateful check -> flows it was evaluated on
@@ -186,7 +188,19 @@ class Auditor:
         for rule, message in self.engine.violations(view):
             if ref is None:
                 ref = FlowRef.from_seen(seen)
-            found.append(Finding(rule.id, rule.severity, message, rule.reference, ref, endpoint))
+            seen_by_rule = evidence.looks_at(rule.when_yaml, rule.require_yaml)
+            found.append(
+                Finding(
+                    rule.id,
+                    rule.severity,
+                    message,
+                    rule.reference,
+                    ref,
+                    endpoint,
+                    confidence=evidence.confidence(view, seen_by_rule),
+                    headers=evidence.headers(view, seen_by_rule) or None,
+                )
+            )
         if self.check_rules:
             obs = Observation(view, seen, template, endpoint, printable(redact_path(view.path)))
             for hit in self._stateful(obs):
@@ -257,6 +271,8 @@ class Auditor:
                 self.gate.note(finding_key(finding.rule, self.endpoint_of(finding)))
             self.by_rule[finding.rule] += 1
             self.by_severity[finding.severity.label] += 1
+            if finding.confidence == evidence.CERTAIN:
+                self.by_severity_certain[finding.severity.label] += 1
             stats = self.endpoints.stats.get(self.templater.canonical_endpoint(finding.endpoint))
             if stats is not None:
                 stats.findings += 1
@@ -307,13 +323,16 @@ class Auditor:
         api = self.api_findings() if api is None else api
         return self.by_rule + Counter(f.rule for f in api)
 
-    def worst_severity(self) -> Severity | None:
-        present = [Severity.parse(s) for s, n in self.by_severity.items() if n]
-        present += [f.severity for f in self.api_findings()]
+    def worst_severity(self, inconclusive: bool = False) -> Severity | None:
+        """The most severe finding so far; inconclusive ones only when asked."""
+        counts = self.by_severity if inconclusive else self.by_severity_certain
+        present = [Severity.parse(s) for s, n in counts.items() if n]
+        present += [f.severity for f in self.api_findings() if inconclusive or f.confidence == evidence.CERTAIN]
         return max(present) if present else None
 
-    def fails(self, threshold: Severity | None) -> bool:
-        worst = self.worst_severity()
+    def fails(self, threshold: Severity | None, inconclusive: bool = False) -> bool:
+        """Whether a finding reaches ``threshold`` (certain ones only, unless ``inconclusive``)."""
+        worst = self.worst_severity(inconclusive)
         return threshold is not None and worst is not None and worst >= threshold
 
     def ordered_findings(self) -> list[Finding]:
@@ -429,6 +448,7 @@ class Auditor:
             "audited": self.counts["audited"],
             "by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
             "by_severity": {s: by_severity.get(s, 0) for s in ("error", "warning", "info")},
+            "inconclusive": sum(self.by_severity.values()) - sum(self.by_severity_certain.values()),
             "not_audited": self.not_audited(),
             "out_of_scope": dict(sorted(self.out_of_scope.items(), key=lambda kv: (-kv[1], kv[0]))),
             "websocket_messages": self.counts["websocket_messages"],

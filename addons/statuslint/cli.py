@@ -19,7 +19,15 @@ from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
-from .terminal import console_for, print_catalog, print_drift, print_rule, print_summary, severity_text
+from .terminal import (
+    console_for,
+    evidence_suffix,
+    print_catalog,
+    print_drift,
+    print_rule,
+    print_summary,
+    severity_text,
+)
 from .yamlsource import PolicyError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -154,6 +162,11 @@ def _noise_arguments(parser: argparse.ArgumentParser) -> None:
         help="audit API traffic only: leave out images, scripts, styles, fonts, pages and beacons",
     )
     group.add_argument(
+        "--fail-on-inconclusive",
+        action="store_true",
+        help="let --fail-on count findings the source cannot prove (e.g. resting on a HAR body) too",
+    )
+    group.add_argument(
         "--baseline", metavar="FILE", help="report only findings not in this baseline; --fail-on gates on those"
     )
     group.add_argument(
@@ -269,7 +282,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     if failed_input:
         return EXIT_ERROR
-    return EXIT_FINDINGS if auditor.fails(fail_on) else EXIT_OK
+    return EXIT_FINDINGS if auditor.fails(fail_on, args.fail_on_inconclusive) else EXIT_OK
 
 
 def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, progress: bool) -> bool:
@@ -329,7 +342,7 @@ def _finding_line(finding: Finding):
         severity_text(finding.severity),
         " ",
         (finding.rule, "magenta"),
-        f" {ref.method} {ref.url} {ref.status}: {finding.message}",
+        f" {ref.method} {ref.url} {ref.status}: {finding.message}{evidence_suffix(finding)}",
     )
 
 
@@ -459,6 +472,7 @@ def _statuslint_settings(args: argparse.Namespace, limits: Limits) -> dict[str, 
         "statuslint_baseline": args.baseline or "",
         "statuslint_write_baseline": args.write_baseline or "",
         "statuslint_api_only": "true" if args.api_only else "",
+        "statuslint_fail_on_inconclusive": "true" if args.fail_on_inconclusive else "",
     }
     if args.confdir:
         settings["confdir"] = args.confdir

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .auditor import Auditor
-from .findings import Severity
+from .findings import Finding, Severity
 from .policy import Policy, Rule
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -96,6 +96,14 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         )
     for rule_id, error in summary["internal_errors"].items():
         console.print(Text(f"internal error in {rule_id}: {error} (it was skipped where it failed)", style="red"))
+    if summary.get("inconclusive"):
+        console.print(
+            Text(
+                f"{summary['inconclusive']} findings are inconclusive (the source cannot prove them, e.g. a body seen "
+                "only through a HAR export): --fail-on counts them only with --fail-on-inconclusive",
+                style="dim",
+            )
+        )
     if not total and summary["audited"]:
         console.print(Text("No findings.", style="green"))
 
@@ -302,3 +310,16 @@ def print_replay_drift(drift: list[dict], answered: int, unanswered: int, consol
     if unanswered:
         line += f", {unanswered} never answered"
     console.print(Text(line, style="yellow" if drift or unanswered else "green"))
+
+
+def evidence_suffix(finding: Finding) -> str:
+    """What a finding line adds after its message: the headers its rule looked at, and
+    whether the source could prove it."""
+    parts = []
+    for side, headers in (finding.headers or {}).items():
+        shown = ", ".join(f"{name}: {'(absent)' if value is None else value}" for name, value in headers.items())
+        parts.append(f"{side} {shown}")
+    text = f" [{'; '.join(parts)}]" if parts else ""
+    if finding.confidence != "certain":
+        text += f" ({finding.confidence})"
+    return text
