@@ -82,7 +82,7 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         console.print(
             Text(
                 f"state limits reached: {limits['findings_omitted']} findings counted but not kept for the report "
-                f"(max {limits['max_findings']}), {limits['endpoints_folded']} endpoints summed up as 'other' "
+                f"(max {limits['max_findings']}, the most severe kept; {_omitted(limits)}), {limits['endpoints_folded']} endpoints summed up as 'other' "
                 f"(max {limits['max_endpoints']}), {limits['urls_forgotten']} URLs forgotten by the lifecycle "
                 f"checks (max {limits['max_urls']})",
                 style="dim",
@@ -92,6 +92,11 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         console.print(Text(f"internal error in {rule_id}: {error} (it was skipped where it failed)", style="red"))
     if not total and summary["audited"]:
         console.print(Text("No findings.", style="green"))
+
+
+def _omitted(limits: dict) -> str:
+    by_severity = limits.get("findings_omitted_by_severity", {})
+    return "omitted: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in ("error", "warning", "info"))
 
 
 def _print_endpoints(summary: dict, console: Console, top: int) -> None:
