@@ -273,7 +273,8 @@ def _audit_json(inputs: list[Path], seed: str) -> str:
 def test_the_same_recordings_give_the_same_report_under_every_hash_seed(tmp_path: Path) -> None:
     bounded = tmp_path / "bounded.flows"
     _bounded_state_recording(bounded)
-    inputs = [ROOT / "recordings" / "demo.flows", CORPUS / "har" / "requestgenerator-all-status-and-method.har", bounded]
+    corpus_har = CORPUS / "har" / "requestgenerator-all-status-and-method.har"
+    inputs = [ROOT / "recordings" / "demo.flows", corpus_har, bounded]
     reports = {seed: _audit_json(inputs, seed) for seed in ("0", "1", "2", "3")}
     first = reports["0"]
     # Every stateful rule fired, so every stateful check's state decided something.
@@ -283,4 +284,3 @@ def test_the_same_recordings_give_the_same_report_under_every_hash_seed(tmp_path
     assert set(CHECKS) <= set(by_rule), set(CHECKS) - set(by_rule)
     for seed, text in reports.items():
         assert text == first, f"PYTHONHASHSEED={seed} gave another report"
-

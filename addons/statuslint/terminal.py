@@ -82,7 +82,8 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         console.print(
             Text(
                 f"state limits reached: {limits['findings_omitted']} findings counted but not kept for the report "
-                f"(max {limits['max_findings']}, the most severe kept; {_omitted(limits)}), {limits['endpoints_folded']} endpoints summed up as 'other' "
+                f"(max {limits['max_findings']}, the most severe kept; {_omitted(limits)}), "
+                f"{limits['endpoints_folded']} endpoints summed up as 'other' "
                 f"(max {limits['max_endpoints']}), {limits['urls_forgotten']} URLs forgotten by the lifecycle "
                 f"checks (max {limits['max_urls']})",
                 style="dim",
