@@ -23,11 +23,13 @@ from typing import IO
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
 
-from . import reports
+from . import logfilter, reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
+from .escape import escape, escape_json
 from .findings import Finding, Severity, parse_fail_on
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
+from .redact import redact_url
 from .terminal import console_for, print_summary, summary_text
 from .urls import printable
 from .yamlsource import PolicyError
@@ -69,6 +71,8 @@ class StatusLint:
     # Options ---------------------------------------------------------------------------
 
     def load(self, loader: Loader) -> None:
+        # The proxy's output is statuslint's: mitmproxy's own lines quote traffic too.
+        logfilter.install()
         loader.add_option(
             "statuslint_policy", str, "", "statuslint policy file (YAML); empty or 'default' for the built-in policy."
         )
@@ -262,7 +266,7 @@ class StatusLint:
         try:
             found = self.auditor.audit_response(f, f.metadata[INDEX_KEY], source, har=self.replay_is_har and not f.live)
         except Exception:
-            logger.exception("statuslint: internal error while auditing %s", f.request.pretty_url)
+            logger.exception("statuslint: internal error while auditing %s", escape(redact_url(f.request.url)))
             return
         if found:
             self._report_findings(f, found)
@@ -290,7 +294,7 @@ class StatusLint:
         # A stateful finding may be about an earlier flow (a HEAD that failed before its
         # GET worked): that flow has gone by, so only this one is marked.
         if mine:
-            lines = [f"statuslint {x.severity.label} {x.rule}: {x.message}" for x in mine]
+            lines = [f"statuslint {x.severity.label} {x.rule}: {escape(x.message)}" for x in mine]
             f.marked = _MARKER[max(x.severity for x in mine)]
             f.comment = "\n".join(filter(None, [f.comment, *lines]))
 
@@ -299,12 +303,12 @@ class StatusLint:
         where = f"{ref.method} {ref.url} {ref.status}" if ref else finding.endpoint
         logger.log(
             _LOG_LEVEL[finding.severity],
-            f"statuslint {finding.severity.label} {finding.rule}: {where}: {finding.message}",
+            f"statuslint {finding.severity.label} {finding.rule}: {escape(where)}: {escape(finding.message)}",
         )
         if self.log_file is not None:
             endpoint = self.auditor.endpoint_of(finding) if self.auditor else None
             record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json(endpoint)}
-            self.log_file.write(printable(json.dumps(record, ensure_ascii=False)) + "\n")
+            self.log_file.write(escape_json(printable(json.dumps(record, ensure_ascii=False))) + "\n")
 
     # End ---------------------------------------------------------------------------------
 

@@ -17,11 +17,12 @@ from mitmproxy import dns, flow, http, tcp, udp
 
 from .endpoints import EndpointTable, Templater, endpoint_name
 from .engine import Engine
+from .escape import escape
 from .findings import Finding, FlowRef, Severity
 from .flowview import FlowView
 from .kept import KeptFindings
 from .policy import Policy, Rule
-from .redact import redact_path, redact_url
+from .redact import redact_path, redact_text, redact_url
 from .stateful import Hit, Observation, lifecycle, surface
 from .stateful.lifecycle import ResourceLifecycle
 from .stateful.surface import AllowedMethods, MethodSupport, inconsistent_status
@@ -201,13 +202,13 @@ class Auditor:
                 # A broken check must not break the audit or the proxy: say it once.
                 name = type(tracker).__name__
                 if name not in self.failed_checks:
-                    self.failed_checks[name] = f"{type(e).__name__}: {e}"
+                    self.failed_checks[name] = redact_text(f"{type(e).__name__}: {e}")
                     logger.warning(
                         "statuslint: internal error in stateful check %s on %s %s: %s (reported once)",
                         name,
-                        obs.view.method,
-                        obs.view.path,
-                        self.failed_checks[name],
+                        escape(obs.view.method),
+                        escape(obs.path),
+                        escape(self.failed_checks[name]),
                     )
         return hits
 
@@ -249,7 +250,7 @@ class Auditor:
             for hit in inconsistent_status(self.endpoints, self.check_evaluated):
                 out.extend(self._findings_for(hit))
         except Exception as e:
-            self.failed_checks.setdefault("inconsistent_status", f"{type(e).__name__}: {e}")
+            self.failed_checks.setdefault("inconsistent_status", redact_text(f"{type(e).__name__}: {e}"))
         return out
 
     # Results -------------------------------------------------------------------------

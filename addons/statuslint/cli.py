@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__, reports
 from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
+from .escape import escape
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
@@ -225,16 +226,16 @@ def _finding_line(finding: Finding):
             " ",
             severity_text(finding.severity),
             " ",
-            (finding.rule, "magenta"),
-            f" {finding.endpoint}: {finding.message}",
+            (escape(finding.rule), "magenta"),
+            f" {escape(finding.endpoint)}: {escape(finding.message)}",
         )
     return Text.assemble(
-        (f"{ref.source}#{ref.index}", "bold"),
+        (f"{escape(ref.source)}#{ref.index}", "bold"),
         " ",
         severity_text(finding.severity),
         " ",
-        (finding.rule, "magenta"),
-        f" {ref.method} {ref.url} {ref.status}: {finding.message}",
+        (escape(finding.rule), "magenta"),
+        f" {escape(ref.method)} {escape(ref.url)} {ref.status}: {escape(finding.message)}",
     )
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .auditor import Auditor
+from .escape import escape
 from .findings import Severity
 from .policy import Policy, Rule
 
@@ -44,7 +45,7 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         console.print(Text("not audited as HTTP answers: " + ", ".join(parts), style="dim"))
     for info in auditor.inputs:
         if info.error:
-            console.print(Text(f"input error: {info.source}: {info.error}", style="bold red"))
+            console.print(Text(f"input error: {escape(info.source)}: {escape(info.error)}", style="bold red"))
 
     coverage = {row["rule"]: row for row in summary["coverage"]["rules"]}
     if summary["by_rule"]:
@@ -90,7 +91,9 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
             )
         )
     for rule_id, error in summary["internal_errors"].items():
-        console.print(Text(f"internal error in {rule_id}: {error} (it was skipped where it failed)", style="red"))
+        console.print(
+            Text(f"internal error in {escape(rule_id)}: {escape(error)} (it was skipped where it failed)", style="red")
+        )
     if not total and summary["audited"]:
         console.print(Text("No findings.", style="green"))
 
@@ -115,7 +118,7 @@ def _print_endpoints(summary: dict, console: Console, top: int) -> None:
         codes = " ".join(f"{code}:{n}" for code, n in row["by_status"].items())
         # Traffic data is text, never rich markup: a path may well contain "[/x]".
         table.add_row(
-            Text(row["endpoint"]),
+            Text(escape(row["endpoint"])),
             str(row["requests"]),
             codes,
             Text(str(row["findings"]), style="yellow" if row["findings"] else "dim"),
