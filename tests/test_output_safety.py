@@ -99,7 +99,7 @@ def test_internal_error_warnings_redact_and_escape_the_path(
     monkeypatch.setattr(FlowView, "content_type", property(explode))
     auditor = Auditor(default_policy())
     with caplog.at_level(logging.WARNING):
-        auditor.audit_response(http_flow(path="/v1/x;jsessionid=SECRET1/\x1b[2J?password=SECRET2"), 0, "t")
+        auditor.audit_response(http_flow(path="/v1/\x1b[2J/x;jsessionid=SECRET1?password=SECRET2"), 0, "t")
     assert "internal error in rule" in caplog.text
     assert "SECRET" not in caplog.text, caplog.text
     assert "\x1b" not in caplog.text and "\\x1b[2J" in caplog.text

@@ -19,6 +19,7 @@ from .escape import escape
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
+from .redact import redact_text
 from .terminal import console_for, print_catalog, print_rule, print_summary, severity_text
 from .yamlsource import PolicyError
 
@@ -206,8 +207,9 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
             if bar is not None and index % 256 == 0:
                 bar.update(task, completed=fo.tell())
     except InputError as e:
-        info.error = str(e)
-        print(f"statuslint: {path}: {e}", file=sys.stderr)
+        # A reader's message may quote the recording: no secret, no raw control byte.
+        info.error = redact_text(str(e))
+        print(f"statuslint: {escape(path)}: {escape(info.error)}", file=sys.stderr)
         return False
     finally:
         if bar is not None:
