@@ -19,6 +19,7 @@ from mitmproxy import io as mitmio
 
 from helpers import BIN, CORPUS, ROOT, default_policy, free_port, http_flow, load_report, needs_corpus
 from statuslint.auditor import Auditor, Limits
+from statuslint.stateful import CHECKS
 from test_e2e import AUDIT_SCRIPT, HOST, MITMDUMP, REQUEST_TIMEOUT, child_env, started, terminate
 
 # --max-findings ---------------------------------------------------------------------------
@@ -261,12 +262,13 @@ def _bounded_state_recording(path: Path) -> None:
             writer.add(f)
 
 
-def _audit_json(inputs: list[Path], seed: str) -> str:
+def _audit(inputs: list[Path], seed: str, report: Path) -> tuple[str, str]:
+    """The JSON report and the text summary printed beside it, under one hash seed."""
     env = {**child_env(), "PYTHONHASHSEED": seed}
-    cmd = [str(BIN / "statuslint"), "audit", *map(str, inputs), "--format", "json", "--fail-on", "none"]
+    cmd = [str(BIN / "statuslint"), "audit", *map(str, inputs), "--output", str(report), "--fail-on", "none"]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    return report.read_text(encoding="utf-8"), done.stdout
 
 
 @needs_corpus
@@ -275,12 +277,11 @@ def test_the_same_recordings_give_the_same_report_under_every_hash_seed(tmp_path
     _bounded_state_recording(bounded)
     corpus_har = CORPUS / "har" / "requestgenerator-all-status-and-method.har"
     inputs = [ROOT / "recordings" / "demo.flows", corpus_har, bounded]
-    reports = {seed: _audit_json(inputs, seed) for seed in ("0", "1", "2", "3")}
-    first = reports["0"]
+    runs = {seed: _audit(inputs, seed, tmp_path / f"report-{seed}.json") for seed in ("0", "1", "2", "3")}
+    first_json, first_text = runs["0"]
     # Every stateful rule fired, so every stateful check's state decided something.
-    by_rule = json.loads(first)["summary"]["by_rule"]
-    from statuslint.stateful import CHECKS
-
+    by_rule = json.loads(first_json)["summary"]["by_rule"]
     assert set(CHECKS) <= set(by_rule), set(CHECKS) - set(by_rule)
-    for seed, text in reports.items():
-        assert text == first, f"PYTHONHASHSEED={seed} gave another report"
+    for seed, (report, text) in runs.items():
+        assert report == first_json, f"PYTHONHASHSEED={seed} gave another JSON report"
+        assert text == first_text, f"PYTHONHASHSEED={seed} gave another text summary"
