@@ -116,11 +116,21 @@ def test_websocket_and_error_flows_are_counted_not_audited(sl: StatusLint, tmp_p
     assert summary["flows"] == 2
 
 
-def test_status_zero_is_counted_not_audited(sl: StatusLint) -> None:
+def test_status_zero_of_a_har_replay_is_counted_not_audited(sl: StatusLint) -> None:
     with taddons.context(sl):
-        run_flow(sl, http_flow(status=0))
+        sl.replay_is_har = True
+        f = http_flow(status=0)
+        f.live = False
+        run_flow(sl, f)
         assert sl.auditor.summary()["not_audited"]["status_0"] == 1
         assert sl.auditor.summary()["audited"] == 0
+
+
+def test_status_zero_on_the_wire_is_out_of_range(sl: StatusLint) -> None:
+    with taddons.context(sl):
+        run_flow(sl, http_flow(status=0))
+        assert sl.auditor.summary()["not_audited"]["status_0"] == 0
+        assert sl.auditor.summary()["by_rule"] == {"status-out-of-range": 1}
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,9 @@ import mitmproxy.types
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
 
-from . import reports
+from . import logfilter, reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
+from .escape import escape, escape_json
 from .findings import Finding, Severity, parse_fail_on
 from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, load_policy
@@ -98,6 +99,8 @@ class StatusLint:
     # Options ---------------------------------------------------------------------------
 
     def load(self, loader: Loader) -> None:
+        # The proxy's output is statuslint's: mitmproxy's own lines quote traffic too.
+        logfilter.install()
         loader.add_option(
             "statuslint_policy", str, "", "statuslint policy file (YAML); empty or 'default' for the built-in policy."
         )
@@ -393,7 +396,7 @@ class StatusLint:
         try:
             found = self.auditor.audit_response(f, f.metadata[INDEX_KEY], source, har=self.replay_is_har and not f.live)
         except Exception:
-            logger.exception("statuslint: internal error while auditing %s", f.request.pretty_url)
+            logger.exception("statuslint: internal error while auditing %s", escape(redact_url(f.request.url)))
             return
         if found:
             self._report_findings(f, found)
@@ -426,7 +429,7 @@ class StatusLint:
         if mine:
             meta = f.metadata.setdefault(METADATA_KEY, {"findings": []})
             meta["findings"].extend({"rule": x.rule, "severity": x.severity.label, "message": x.message} for x in mine)
-            lines = [f"statuslint {x.severity.label} {x.rule}: {x.message}" for x in mine]
+            lines = [f"statuslint {x.severity.label} {x.rule}: {escape(x.message)}" for x in mine]
             f.marked = _MARKER[max(x.severity for x in mine)]
             f.comment = "\n".join(filter(None, [f.comment, *lines]))
 
@@ -435,12 +438,12 @@ class StatusLint:
         where = f"{ref.method} {ref.url} {ref.status}" if ref else finding.endpoint
         logger.log(
             _LOG_LEVEL[finding.severity],
-            f"statuslint {finding.severity.label} {finding.rule}: {where}: {finding.message}",
+            f"statuslint {finding.severity.label} {finding.rule}: {escape(where)}: {escape(finding.message)}",
         )
         if self.log_file is not None:
             endpoint = self.auditor.endpoint_of(finding) if self.auditor else None
             record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json(endpoint)}
-            self.log_file.write(printable(json.dumps(record, ensure_ascii=False)) + "\n")
+            self.log_file.write(escape_json(printable(json.dumps(record, ensure_ascii=False))) + "\n")
 
     # End ---------------------------------------------------------------------------------
 

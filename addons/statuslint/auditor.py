@@ -18,11 +18,13 @@ from mitmproxy import dns, flow, http, tcp, udp
 from . import evidence
 from .endpoints import EndpointTable, Templater, endpoint_name
 from .engine import Engine
+from .escape import escape
 from .findings import Finding, FlowRef, Severity
 from .flowview import FlowView
+from .kept import KeptFindings
 from .noise import Baseline, Gate, Key, finding_key
 from .policy import Policy, Rule
-from .redact import redact_path, redact_url
+from .redact import redact_path, redact_text, redact_url
 from .stateful import Hit, Observation, lifecycle, surface
 from .stateful.lifecycle import ResourceLifecycle
 from .stateful.surface import AllowedMethods, MethodSupport, inconsistent_status
@@ -89,8 +91,7 @@ class Auditor:
         self.method_support = MethodSupport(_HOST_LIMIT, self.check_evaluated)
         self.allowed_methods = AllowedMethods(self.limits.max_endpoints, self.check_evaluated)
         self.failed_checks: dict[str, str] = {}
-        self.findings: list[Finding] = []
-        self.findings_omitted = 0
+        self.kept = KeptFindings(self.limits.max_findings)
         self.inputs: list[InputInfo] = []
         self._input_by_source: dict[str, InputInfo] = {}
         self._use_checks(policy)
@@ -123,6 +124,7 @@ class Auditor:
         self.lifecycle.urls.limit = limits.max_urls
         self.endpoints.limit = limits.max_endpoints
         self.allowed_methods.endpoints.limit = limits.max_endpoints
+        self.kept.set_limit(limits.max_findings)
 
     def input(self, source: str) -> InputInfo:
         """The input record for a source, created on first use, in order of first use."""
@@ -164,8 +166,9 @@ class Auditor:
     def audit_response(self, f: http.HTTPFlow, index: int, source: str, har: bool = False) -> list[Finding]:
         assert f.response is not None
         self.counts["responses"] += 1
-        if f.response.status_code == 0:
-            # Browser HARs record aborted requests as status 0: no answer to audit.
+        if f.response.status_code == 0 and har:
+            # Browser HARs record aborted requests as status 0: no answer to audit. On the
+            # wire (a live upstream, a .flows file) a 0 was answered: a status out of range.
             self.counts["status_0"] += 1
             return []
         view = FlowView(f, har=har)
@@ -241,13 +244,13 @@ class Auditor:
                 # A broken check must not break the audit or the proxy: say it once.
                 name = type(tracker).__name__
                 if name not in self.failed_checks:
-                    self.failed_checks[name] = f"{type(e).__name__}: {e}"
+                    self.failed_checks[name] = redact_text(f"{type(e).__name__}: {e}")
                     logger.warning(
                         "statuslint: internal error in stateful check %s on %s %s: %s (reported once)",
                         name,
-                        obs.view.method,
-                        obs.view.path,
-                        self.failed_checks[name],
+                        escape(obs.view.method),
+                        escape(obs.path),
+                        escape(self.failed_checks[name]),
                     )
         return hits
 
@@ -276,10 +279,12 @@ class Auditor:
             stats = self.endpoints.stats.get(self.templater.canonical_endpoint(finding.endpoint))
             if stats is not None:
                 stats.findings += 1
-            if self.limits.max_findings and len(self.findings) >= self.limits.max_findings:
-                self.findings_omitted += 1
-            else:
-                self.findings.append(finding)
+            self.kept.add(finding)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """The findings held for the report (API-level ones aside), in arrival order."""
+        return self.kept.findings()
 
     def api_findings(self) -> list[Finding]:
         """API-level findings to report (inconsistent-status), from the traffic so far.
@@ -313,7 +318,7 @@ class Auditor:
             for hit in inconsistent_status(self.endpoints, self.check_evaluated):
                 out.extend(self._findings_for(hit))
         except Exception as e:
-            self.failed_checks.setdefault("inconsistent_status", f"{type(e).__name__}: {e}")
+            self.failed_checks.setdefault("inconsistent_status", redact_text(f"{type(e).__name__}: {e}"))
         return out
 
     # Results -------------------------------------------------------------------------
@@ -336,14 +341,16 @@ class Auditor:
         return threshold is not None and worst is not None and worst >= threshold
 
     def ordered_findings(self) -> list[Finding]:
-        """Findings in input order: inputs as given, flows by index (live flows finish out
-        of arrival order); API-level findings last."""
+        """The findings the report keeps (at most max_findings, the most severe first), in
+        input order: inputs as given, flows by index (live flows finish out of arrival
+        order); API-level findings last."""
+        kept, api, _ = self.kept.select(self.api_findings())
         order = {info.source: i for i, info in enumerate(self.inputs)}
         flow_level = sorted(
-            (f for f in self.findings if f.flow is not None),
+            (f for f in kept if f.flow is not None),
             key=lambda x: (order.get(x.flow.source, len(order)), x.flow.index),  # type: ignore[union-attr]
         )
-        return flow_level + [f for f in self.findings if f.flow is None] + self.api_findings()
+        return flow_level + [f for f in kept if f.flow is None] + api
 
     def endpoint_of(self, finding: Finding) -> str:
         """The finding's endpoint with the templates learned since it was found."""
@@ -437,6 +444,7 @@ class Auditor:
 
     def summary(self, top: int = 10) -> dict[str, Any]:
         api = self.api_findings()
+        omitted = self.kept.select(api)[2]
         by_rule = self.rule_counts(api)
         by_severity = self.by_severity + Counter(f.severity.label for f in api)
         offenders = sorted(((e, s.findings) for e, s in self.endpoints.items() if s.findings), key=lambda x: -x[1])
@@ -463,7 +471,8 @@ class Auditor:
                 "endpoints_folded": self.endpoints.evicted_endpoints,
                 "folded_requests": evicted.requests,
                 "folded_findings": evicted.findings,
-                "findings_omitted": self.findings_omitted,
+                "findings_omitted": sum(omitted.values()),
+                "findings_omitted_by_severity": {s: omitted.get(s, 0) for s in ("error", "warning", "info")},
             },
             "internal_errors": internal,
             "suppressed": self.suppression_rows(),

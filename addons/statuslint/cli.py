@@ -15,10 +15,12 @@ from pathlib import Path
 from . import __version__, reports
 from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
+from .escape import escape
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
+from .redact import redact_text
 from .terminal import (
     console_for,
     evidence_suffix,
@@ -313,8 +315,9 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
             if bar is not None and index % 256 == 0:
                 bar.update(task, completed=fo.tell())
     except InputError as e:
-        info.error = str(e)
-        print(f"statuslint: {path}: {e}", file=sys.stderr)
+        # A reader's message may quote the recording: no secret, no raw control byte.
+        info.error = redact_text(str(e))
+        print(f"statuslint: {escape(path)}: {escape(info.error)}", file=sys.stderr)
         return False
     finally:
         if bar is not None:
@@ -333,16 +336,16 @@ def _finding_line(finding: Finding):
             " ",
             severity_text(finding.severity),
             " ",
-            (finding.rule, "magenta"),
-            f" {finding.endpoint}: {finding.message}",
+            (escape(finding.rule), "magenta"),
+            f" {escape(finding.endpoint)}: {escape(finding.message)}",
         )
     return Text.assemble(
-        (f"{ref.source}#{ref.index}", "bold"),
+        (f"{escape(ref.source)}#{ref.index}", "bold"),
         " ",
         severity_text(finding.severity),
         " ",
-        (finding.rule, "magenta"),
-        f" {ref.method} {ref.url} {ref.status}: {finding.message}{evidence_suffix(finding)}",
+        (escape(finding.rule), "magenta"),
+        f" {escape(ref.method)} {escape(ref.url)} {ref.status}: {escape(finding.message)}{evidence_suffix(finding)}",
     )
 
 

@@ -6,6 +6,7 @@ for: most flows meet few rules, and decoding a body is the costliest thing here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cached_property
 from typing import Any
@@ -36,17 +37,20 @@ class FlowView:
 
     @cached_property
     def host(self) -> str:
-        return self.request.pretty_host.lower()
+        """The server the request was sent to: the request line's or the connection's
+        target (in reverse mode the upstream), never the Host header, which a client may
+        make up (pretty_host prefers it)."""
+        return self.request.host.lower()
 
     @cached_property
     def url(self) -> str:
-        """The URL as the client addressed it (unredacted: never shown as is)."""
-        return self.request.pretty_url
+        """The URL of the server the request was sent to (unredacted: never shown as is)."""
+        return self.request.url
 
     @cached_property
     def authority(self) -> str:
-        """``host[:port]`` as the client addressed it (the port only when not the
-        default): what endpoints and cross-flow state are keyed by."""
+        """``host[:port]`` of the server the request was sent to (the port only when not
+        the default): what endpoints and cross-flow state are keyed by."""
         return authority(self.url) or self.host
 
     @cached_property
@@ -56,7 +60,9 @@ class FlowView:
         headers = self.request.headers
         parts = [headers.get(name, "") for name in _CREDENTIAL_HEADERS]
         parts.append("cookie" if "cookie" in headers else "")
-        return hash(tuple(parts))
+        # A digest, not hash(): the same input must give the same report under any hash seed.
+        digest = hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
 
     @cached_property
     def path(self) -> str:

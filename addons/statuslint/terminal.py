@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .auditor import Auditor
+from .escape import escape
 from .findings import Finding, Severity
 from .policy import Policy, Rule
 
@@ -48,7 +49,7 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         console.print(Text("out of scope: " + ", ".join(parts), style="dim"))
     for info in auditor.inputs:
         if info.error:
-            console.print(Text(f"input error: {info.source}: {info.error}", style="bold red"))
+            console.print(Text(f"input error: {escape(info.source)}: {escape(info.error)}", style="bold red"))
 
     _print_noise(summary, console)
 
@@ -88,14 +89,17 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         console.print(
             Text(
                 f"state limits reached: {limits['findings_omitted']} findings counted but not kept for the report "
-                f"(max {limits['max_findings']}), {limits['endpoints_folded']} endpoints summed up as 'other' "
+                f"(max {limits['max_findings']}, the most severe kept; {_omitted(limits)}), "
+                f"{limits['endpoints_folded']} endpoints summed up as 'other' "
                 f"(max {limits['max_endpoints']}), {limits['urls_forgotten']} URLs forgotten by the lifecycle "
                 f"checks (max {limits['max_urls']})",
                 style="dim",
             )
         )
     for rule_id, error in summary["internal_errors"].items():
-        console.print(Text(f"internal error in {rule_id}: {error} (it was skipped where it failed)", style="red"))
+        console.print(
+            Text(f"internal error in {escape(rule_id)}: {escape(error)} (it was skipped where it failed)", style="red")
+        )
     if summary.get("inconclusive"):
         console.print(
             Text(
@@ -124,11 +128,16 @@ def _print_noise(summary: dict, console: Console) -> None:
         console.print(Text(f"suppressed: {held} findings held back by the policy's suppressions", style="dim"))
         for row in rows:
             if row["count"]:
-                console.print(Text(f"  {row['count']} x {row['rule']}: {row['reason']}", style="dim"))
+                console.print(Text(escape(f"  {row['count']} x {row['rule']}: {row['reason']}"), style="dim"))
     for row in rows:
         if row["stale"]:
             where = f"stale suppression at {row['origin']}"
-            console.print(Text(f"{where}: {row['rule']} matched no finding (remove it?)", style="yellow"))
+            console.print(Text(escape(f"{where}: {row['rule']} matched no finding (remove it?)"), style="yellow"))
+
+
+def _omitted(limits: dict) -> str:
+    by_severity = limits.get("findings_omitted_by_severity", {})
+    return "omitted: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in ("error", "warning", "info"))
 
 
 def _print_endpoints(summary: dict, console: Console, top: int) -> None:
@@ -146,7 +155,7 @@ def _print_endpoints(summary: dict, console: Console, top: int) -> None:
         codes = " ".join(f"{code}:{n}" for code, n in row["by_status"].items())
         # Traffic data is text, never rich markup: a path may well contain "[/x]".
         table.add_row(
-            Text(row["endpoint"]),
+            Text(escape(row["endpoint"])),
             str(row["requests"]),
             codes,
             Text(str(row["findings"]), style="yellow" if row["findings"] else "dim"),
@@ -237,8 +246,10 @@ def print_drift(model: dict, console: Console) -> None:
     before, after = model["before"], model["after"]
     console.print(
         Text(
-            f"before: {', '.join(i['source'] for i in before['inputs'])}; "
-            f"after: {', '.join(i['source'] for i in after['inputs'])}"
+            escape(
+                f"before: {', '.join(i['source'] for i in before['inputs'])}; "
+                f"after: {', '.join(i['source'] for i in after['inputs'])}"
+            )
             + (" (endpoints matched without their host)" if model["matched_without_host"] else "")
         )
     )
@@ -251,7 +262,7 @@ def print_drift(model: dict, console: Console) -> None:
         table.add_column("after", overflow="fold")
         for row in changed:
             table.add_row(
-                Text(row["endpoint"]),
+                Text(escape(row["endpoint"])),
                 row["change"],
                 " ".join(f"{code}:{n}" for code, n in row["before"].items()),
                 " ".join(f"{code}:{n}" for code, n in row["after"].items()),
@@ -270,7 +281,7 @@ def print_drift(model: dict, console: Console) -> None:
                     (row["severity"], SEVERITY_STYLE[row["severity"]]),
                     " ",
                     (row["rule"], "magenta"),
-                    f" {row['endpoint']} (x{count}): {row['message']}",
+                    escape(f" {row['endpoint']} (x{count}): {row['message']}"),
                 ),
                 soft_wrap=True,
             )
@@ -298,12 +309,13 @@ def print_replay_drift(drift: list[dict], answered: int, unanswered: int, consol
         table.add_column("after", no_wrap=True)
         for row in drift:
             before, after = row["before"], row["after"]
+            failed = Text(escape(after.get("error", "-")), style="red")
             table.add_row(
                 str(row["index"]),
-                Text(f"{row['method']} {row['url']}"),
+                Text(escape(f"{row['method']} {row['url']}")),
                 ", ".join(row["changed"]),
                 str(before["status"]),
-                str(after["status"]) if after["status"] is not None else Text(after.get("error", "-"), style="red"),
+                str(after["status"]) if after["status"] is not None else failed,
             )
         console.print(table)
     line = f"{answered} requests replayed, {len(drift)} drifted"
@@ -322,4 +334,4 @@ def evidence_suffix(finding: Finding) -> str:
     text = f" [{'; '.join(parts)}]" if parts else ""
     if finding.confidence != "certain":
         text += f" ({finding.confidence})"
-    return text
+    return escape(text)

@@ -47,7 +47,9 @@ class _HostMethods:
         self.succeeded: dict[str, Seen] = {}  # method -> its first 2xx on this host
         # method -> 501s not yet contradicted: (seen, path, endpoint)
         self.pending: dict[str, list[tuple[Seen, str, str]]] = {}
-        self.reported: set[str] = set()  # endpoints already reported
+        # Endpoints already reported, oldest first (a dict: a set's order depends on the
+        # hash seed, and which one is forgotten decides what is reported again).
+        self.reported: dict[str, None] = {}
 
 
 class MethodSupport:
@@ -87,8 +89,8 @@ class MethodSupport:
         if endpoint in host.reported:
             return []
         if len(host.reported) >= _REPORTED_PER_HOST:
-            host.reported.pop()  # bounded: at worst an endpoint is reported twice
-        host.reported.add(endpoint)
+            del host.reported[next(iter(host.reported))]  # bounded: at worst an endpoint is reported twice
+        host.reported[endpoint] = None
         method = seen[2]
         message = (
             f"{method} answered 501 Not Implemented, but {_where(other)}: 501 means no resource of the "
