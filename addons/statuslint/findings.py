@@ -75,6 +75,8 @@ class Finding:
     endpoint: str
     evidence: tuple[FlowRef, ...] = ()
     details: dict[str, Any] | None = None
+    # The pytest node id of the test that made the request (the pytest plugin sets it).
+    test: str | None = None
 
     def to_json(self, endpoint: str | None = None) -> dict[str, Any]:
         """``endpoint`` replaces the one recorded (templates learned later apply)."""
@@ -89,4 +91,6 @@ class Finding:
         }
         if self.details:
             out["details"] = self.details
+        if self.test is not None:
+            out["test"] = self.test
         return out
