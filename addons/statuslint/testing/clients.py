@@ -315,8 +315,7 @@ def _werkzeug_flows(response: Any, started: float, answered: float) -> list[http
     flows = []
     for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True):
         request = hop.request
-        stream = request.environ.get("wsgi.input")
-        request_body = stream.getvalue() if hasattr(stream, "getvalue") else None
+        request_body = _werkzeug_request_body(request)
         reason = hop.status.split(" ", 1)[1] if " " in hop.status else ""
         flows.append(
             make_flow(
@@ -346,3 +345,13 @@ def _werkzeug_body_known(response: Any, method: str) -> bool:
         or response.status_code in (204, 304)
         or method == "HEAD"
     )
+
+
+def _werkzeug_request_body(request: Any) -> bytes | None:
+    # The app read the input stream; the test client's BytesIO still holds it, unless the
+    # client closed it (the hops of a followed redirect, which send no body).
+    stream = request.environ.get("wsgi.input")
+    try:
+        return stream.getvalue() if hasattr(stream, "getvalue") else None
+    except ValueError:
+        return b"" if not request.content_length else None

@@ -1,0 +1,23 @@
+import requests
+
+# Made at import, before any test: still audited.
+SESSION = requests.Session()
+SESSION.trust_env = False
+
+
+def test_create_item(server):
+    assert SESSION.post(f"{server}/items", json={"name": "x"}).status_code == 201
+
+
+def test_create_order(server):
+    assert SESSION.post(f"{server}/orders", json={"name": "y"}).status_code == 201
+
+
+def test_private(server):
+    with requests.Session() as session:
+        session.trust_env = False
+        assert session.get(f"{server}/private").status_code == 401
+
+
+def test_get(server):
+    assert requests.get(f"{server}/items/1", proxies={"http": "", "https": ""}).json() == {"id": 1}

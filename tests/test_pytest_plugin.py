@@ -1,0 +1,250 @@
+"""The pytest plugin, end to end: pytest runs the example suites of tests/pytest_examples/
+(real FastAPI, Django + DRF, Flask and a live server) in a subprocess, with and without
+--statuslint, and the findings, node ids, exit codes and xdist merging are checked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+import requests
+from werkzeug import test as werkzeug_test
+
+from statuslint.testing import clients
+
+pytest_plugins = ["pytester"]
+
+EXAMPLES = Path(__file__).parent / "pytest_examples"
+
+
+def _suite(pytester: pytest.Pytester, name: str) -> Path:
+    shutil.copytree(EXAMPLES / name, pytester.path, dirs_exist_ok=True)
+    return pytester.path
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+
+
+def _report(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _found(report: dict) -> Counter[tuple[str, str | None]]:
+    return Counter((f["rule"], f.get("test")) for f in report["findings"])
+
+
+BOOKS = "tests/test_books.py::"
+AUTHORS = "tests/test_authors.py::"
+FASTAPI_FINDINGS = Counter(
+    {
+        ("created-without-location", BOOKS + "test_create_book"): 1,
+        ("created-without-location", BOOKS + "test_async_client"): 1,
+        ("served-after-delete", BOOKS + "test_delete_then_get"): 1,
+        ("served-after-delete", BOOKS + "test_get_deleted_in_another_test"): 1,
+        ("delete-ok-with-body", AUTHORS + "test_delete_author"): 1,
+        ("inconsistent-status", None): 1,  # API-level: no one test made it
+    }
+)
+
+
+def test_without_the_flag_nothing_is_hooked_or_reported(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "fastapi_suite")
+    result = _run(pytester)
+    result.assert_outcomes(passed=11)  # test_hooks_only_while_enabled checks the libraries are untouched
+    assert result.ret == 0
+    assert "= statuslint =" not in result.stdout.str() and "statuslint:" not in result.stdout.str()
+    assert not list(pytester.path.glob("*.json"))
+
+
+def test_fastapi_findings_node_ids_fail_on_and_xdist_merge(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "fastapi_suite")
+    single = _run(pytester, "--statuslint", "--statuslint-fail-on=error", "--statuslint-report=single.json")
+    single.assert_outcomes(passed=11)
+    assert single.ret == 1  # served-after-delete is an error: the session fails, every test passed
+    single.stdout.fnmatch_lines(
+        [
+            "*= statuslint =*",
+            "served-after-delete (error): *",
+            f"    GET testserver /books/{{id}}  x2  {BOOKS}test_delete_then_get, {BOOKS}test_get_deleted_in_another_test",
+            "created-without-location (warning): *",
+            f"    POST testserver /books  x1  {BOOKS}test_create_book",
+            "inconsistent-status (warning): *",
+            "statuslint: 10 exchanges audited from 9 tests, 6 findings (2 error, 4 warning, 0 info), "
+            "1 silenced by markers, 1 exchanges of opted-out tests not audited",
+            "statuslint: report written to single.json",
+            "statuslint: failing the session: 2 finding(s) at or above 'error' in total (--statuslint-fail-on=error)",
+        ]
+    )
+    report = _report(pytester.path / "single.json")
+    assert _found(report) == FASTAPI_FINDINGS
+    tests = {f.get("test") for f in report["findings"]}
+    assert BOOKS + "test_create_book_silenced" not in tests and BOOKS + "test_opted_out" not in tests
+    assert report["inputs"] == [{"source": "pytest", "flows": 10, "error": None}]
+    streamed = [e for e in report["summary"]["endpoints"] if e["endpoint"] == "GET testserver /stream"]
+    assert streamed and streamed[0]["by_status"] == {"200": 1}
+
+    # Two workers, each auditing its share (one file each); the controller merges them.
+    merged = _run(
+        pytester,
+        "-n",
+        "2",
+        "--dist",
+        "loadfile",
+        "--statuslint",
+        "--statuslint-fail-on=error",
+        "--statuslint-report=merged.json",
+    )
+    merged.assert_outcomes(passed=11)
+    assert merged.ret == 1
+    merged.stdout.fnmatch_lines(["*= statuslint =*", "statuslint: failing the session: 2 finding(s)*"])
+    xreport = _report(pytester.path / "merged.json")
+    assert _found(xreport) == FASTAPI_FINDINGS  # inconsistent-status needs both workers' traffic
+    for key in ("flows", "audited", "by_rule", "by_severity", "endpoints"):
+        assert xreport["summary"][key] == report["summary"][key], key
+    sources = {i["source"] for i in xreport["inputs"]}
+    assert sources <= {"pytest[gw0]", "pytest[gw1]"}
+    assert sum(i["flows"] for i in xreport["inputs"]) == 10
+
+
+def test_strict_mode_fails_the_test_and_scope_test_resets_state(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "fastapi_suite")
+    result = _run(
+        pytester, "--statuslint", "--statuslint-strict", "--statuslint-fail-on=warning", "--statuslint-scope=test"
+    )
+    # served-after-delete across two tests is not seen with per-test state.
+    result.assert_outcomes(failed=4, passed=7)
+    out = result.stdout.str()
+    for name in ("test_create_book", "test_delete_then_get", "test_async_client"):
+        assert f"FAILED {BOOKS}{name}" in out
+    assert f"FAILED {AUTHORS}test_delete_author" in out
+    assert f"FAILED {BOOKS}test_get_deleted_in_another_test" not in out
+    result.stdout.fnmatch_lines(
+        [
+            "*statuslint (--statuslint-strict): 1 finding(s) at or above 'warning' in the exchanges of this test:",
+            "warning created-without-location: POST http://testserver/books 201: 201 Created without a Location header",
+        ]
+    )
+    # The API-level finding belongs to no test: it fails the session, saying so.
+    result.stdout.fnmatch_lines(
+        ["statuslint: failing the session: 1 finding(s) at or above 'warning' not made by a test*"]
+    )
+    assert result.ret == 1
+
+
+def test_django_and_drf_configured_in_the_ini_file(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "django_suite")
+    result = _run(pytester)  # statuslint = true, report and fail-on in pytest.ini
+    result.assert_outcomes(passed=6)
+    assert result.ret == 1
+    report = _report(pytester.path / "statuslint-report.json")
+    assert _found(report) == Counter(
+        {
+            ("unauthorized-without-challenge", "tests/test_api.py::test_plain_secret"): 1,
+            ("created-without-location", "tests/test_api.py::test_plain_create"): 1,
+        }
+    )
+    endpoints = {e["endpoint"]: e["by_status"] for e in report["summary"]["endpoints"]}
+    # Every hop of a followed redirect, DRF's APIClient, a streaming response.
+    assert endpoints["GET testserver /plain/old"] == {"302": 1}
+    assert endpoints["GET testserver /drf/items/{id}"] == {"200": 1}
+    assert endpoints["POST testserver /drf/items"] == {"201": 1}
+    assert endpoints["DELETE testserver /drf/items/{id}"] == {"204": 1}
+    assert endpoints["GET testserver /plain/stream"] == {"200": 1}
+    assert report["summary"]["flows"] == 8
+
+
+def test_flask_test_client_and_httpx_wsgi_transport(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "flask_suite")
+    result = _run(pytester, "--statuslint", "--statuslint-report=out.json")
+    result.assert_outcomes(passed=6)
+    assert result.ret == 0  # no --statuslint-fail-on: findings never fail the session
+    assert "could not be captured" not in result.stdout.str()
+    report = _report(pytester.path / "out.json")
+    test = "tests/test_things.py::"
+    assert _found(report) == Counter(
+        {
+            ("created-without-location", test + "test_create"): 1,
+            ("created-without-location", test + "test_httpx_wsgi_transport"): 1,
+            ("method-changing-redirect", test + "test_login_redirect"): 1,
+        }
+    )
+    endpoints = {e["endpoint"]: e["by_status"] for e in report["summary"]["endpoints"]}
+    assert endpoints["GET localhost /old"] == {"301": 1}
+    assert endpoints["GET localhost /things/{id}"] == {"200": 2}  # test_get, and the redirect's target
+    assert report["summary"]["flows"] == 7
+
+
+def test_requests_against_a_live_server(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "live_suite")
+    result = _run(pytester, "--statuslint", "--statuslint-report=live.json", "--statuslint-fail-on=warning")
+    result.assert_outcomes(passed=4)
+    assert result.ret == 1
+    report = _report(pytester.path / "live.json")
+    assert _found(report) == Counter(
+        {
+            ("unauthorized-without-challenge", "tests/test_live.py::test_private"): 1,
+            ("created-without-location", "tests/test_live.py::test_create_item"): 1,
+        }
+    )
+    assert report["summary"]["flows"] == 4
+    assert all(f["flow"]["url"].startswith("http://127.0.0.1:") for f in report["findings"])
+
+
+def test_a_misspelt_rule_in_a_marker_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.statuslint(ignore=["created-without-locaton"], reason="typo")
+        def test_x():
+            pass
+        """
+    )
+    result = _run(pytester, "--statuslint")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_x: @pytest.mark.statuslint: no rule 'created-without-locaton'*"])
+    result.stderr.fnmatch_lines(["*did you mean 'created-without-location'*"])
+    # Off, the marker is only registered: nothing is checked.
+    assert _run(pytester, "--strict-markers").ret == 0
+
+
+def test_a_bad_report_path_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = _run(pytester, "--statuslint", "--statuslint-report=out.xyz")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*statuslint: --statuslint-report: cannot tell the report format of 'out.xyz'*"])
+
+
+# In process: the hooks are put back ---------------------------------------------------
+
+
+def test_hooks_record_and_are_undone() -> None:
+    originals = (httpx.Client.send, requests.Session.send, werkzeug_test.Client.open)
+    caught = []
+    patches = clients.Patches()
+    clients.install(patches, lambda build: caught.extend(build()))
+    try:
+        assert {"requests", "httpx", "django", "werkzeug"} <= set(patches.hooked)
+        assert httpx.Client.send is not originals[0]
+        transport = httpx.MockTransport(lambda request: httpx.Response(201, json={"id": 1}))
+        with httpx.Client(transport=transport) as client:
+            assert client.post("http://api.example.test/v1/things?x=1", json={"a": 1}).status_code == 201
+    finally:
+        patches.undo()
+    assert (httpx.Client.send, requests.Session.send, werkzeug_test.Client.open) == originals
+    assert len(caught) == 1
+    f = caught[0]
+    assert (f.request.method, f.request.pretty_url, f.response.status_code) == (
+        "POST",
+        "http://api.example.test/v1/things?x=1",
+        201,
+    )
+    assert f.request.content == b'{"a":1}' and f.response.json() == {"id": 1}
+    with httpx.Client(transport=transport) as client:
+        client.get("http://api.example.test/")
+    assert len(caught) == 1  # undone: nothing recorded any more
