@@ -70,7 +70,8 @@ def test_fastapi_findings_node_ids_fail_on_and_xdist_merge(pytester: pytest.Pyte
         [
             "*= statuslint =*",
             "served-after-delete (error): *",
-            f"    GET testserver /books/{{id}}  x2  {BOOKS}test_delete_then_get, {BOOKS}test_get_deleted_in_another_test",
+            f"    GET testserver /books/{{id}}  x2  {BOOKS}test_delete_then_get, "
+            f"{BOOKS}test_get_deleted_in_another_test",
             "created-without-location (warning): *",
             f"    POST testserver /books  x1  {BOOKS}test_create_book",
             "inconsistent-status (warning): *",
