@@ -12,9 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 import requests
+from mitmproxy import http
 from werkzeug import test as werkzeug_test
 
-from statuslint.testing import clients
+from statuslint.testing import clients, exchanges
+from statuslint.testing.exchanges import make_flow
 
 pytest_plugins = ["pytester"]
 
@@ -249,3 +251,46 @@ def test_hooks_record_and_are_undone() -> None:
     with httpx.Client(transport=transport) as client:
         client.get("http://api.example.test/")
     assert len(caught) == 1  # undone: nothing recorded any more
+
+
+def test_flows_are_what_mitmproxy_builds_with_its_type_checks() -> None:
+    """make_flow fills mitmproxy's message data directly (its debug-time type check costs
+    more than the rest of a flow): rebuilt through the checked constructors, it is equal."""
+    f = make_flow(
+        method="post",
+        url="http://testserver:8000/v1/books?q=1",
+        request_headers=[("Content-Type", "application/json"), (b"X-Raw", b"1")],
+        request_body=b'{"a": 1}',
+        status=201,
+        reason="Created",
+        response_headers=[("Content-Encoding", "gzip"), ("Content-Type", "application/json")],
+        response_body=b'{"id": 1}',
+        body_decoded=True,
+        started=1000.0,
+        answered=1001.0,
+        version="HTTP/1.1",
+    )
+    assert exchanges._DIRECT  # the fast path is the one in use with this mitmproxy
+    for message, cls in ((f.request, http.Request), (f.response, http.Response)):
+        rebuilt = cls(**vars(message.data))  # runs mitmproxy's __post_init__ type check
+        assert rebuilt.get_state() == message.get_state()
+    assert f.request.pretty_url == "http://testserver:8000/v1/books?q=1" and f.request.method == "POST"
+    # The client had undone the gzip: the flow carries it again, as it crossed the wire.
+    assert f.response.raw_content != b'{"id": 1}' and f.response.content == b'{"id": 1}'
+    streamed = make_flow(**{**_FLOW_ARGS, "response_body": None})
+    assert streamed.response.raw_content is None and streamed.response.status_code == 200
+
+
+_FLOW_ARGS = {
+    "method": "GET",
+    "url": "http://testserver/x",
+    "request_headers": [],
+    "request_body": b"",
+    "status": 200,
+    "reason": "OK",
+    "response_headers": [],
+    "response_body": b"",
+    "body_decoded": False,
+    "started": 1.0,
+    "answered": 2.0,
+}
