@@ -3,8 +3,9 @@
 Writes a small FastAPI app and a test suite into a temp dir; each test makes requests
 through Starlette's TestClient and times its own requests (so pytest's and the plugin's
 start-up are not counted, only what the plugin adds to every exchange: capture, flow,
-audit), in CPU time of the process (these machines are shared: wall time is noise). Runs pytest on it in a subprocess with and without --statuslint, interleaved,
-and compares the medians of the time per request. Exits 1 if the plugin adds more than
+audit), in CPU time of the process (these machines are shared: wall time is noise).
+Runs pytest on it in a subprocess with and without --statuslint, interleaved, and
+compares the medians of the time per request. Exits 1 if the plugin adds more than
 the target (5%). Usage:
 
     python benchmarks/bench_pytest_plugin.py [--requests N] [--rounds R] [--target 0.05]
