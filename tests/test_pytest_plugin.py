@@ -142,23 +142,25 @@ def test_strict_mode_fails_the_test_and_scope_test_resets_state(pytester: pytest
 def test_django_and_drf_configured_in_the_ini_file(pytester: pytest.Pytester) -> None:
     _suite(pytester, "django_suite")
     result = _run(pytester)  # statuslint = true, report and fail-on in pytest.ini
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
     assert result.ret == 1
     report = _report(pytester.path / "statuslint-report.json")
     assert _found(report) == Counter(
         {
             ("unauthorized-without-challenge", "tests/test_api.py::test_plain_secret"): 1,
+            ("unauthorized-without-challenge", "tests/test_api.py::test_async_client"): 1,
             ("created-without-location", "tests/test_api.py::test_plain_create"): 1,
         }
     )
+    assert "could not be captured" not in result.stdout.str()
     endpoints = {e["endpoint"]: e["by_status"] for e in report["summary"]["endpoints"]}
-    # Every hop of a followed redirect, DRF's APIClient, a streaming response.
+    # Every hop of a followed redirect, DRF's APIClient, a streaming response, the AsyncClient.
     assert endpoints["GET testserver /plain/old"] == {"302": 1}
     assert endpoints["GET testserver /drf/items/{id}"] == {"200": 1}
     assert endpoints["POST testserver /drf/items"] == {"201": 1}
     assert endpoints["DELETE testserver /drf/items/{id}"] == {"204": 1}
     assert endpoints["GET testserver /plain/stream"] == {"200": 1}
-    assert report["summary"]["flows"] == 8
+    assert report["summary"]["flows"] == 9
 
 
 def test_flask_test_client_and_httpx_wsgi_transport(pytester: pytest.Pytester) -> None:

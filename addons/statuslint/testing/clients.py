@@ -262,7 +262,8 @@ def _django_request_body(request: Any, payload: Any) -> bytes | None:
 
 
 def _django_flow(response: Any, payload: Any, started: float, answered: float) -> http.HTTPFlow:
-    request = response.wsgi_request
+    # The sync client's response carries the WSGIRequest, the async one's the ASGIRequest.
+    request = getattr(response, "wsgi_request", None) or response.asgi_request
     meta = request.META
     host = meta.get("HTTP_HOST") or f"{meta.get('SERVER_NAME', 'testserver')}:{meta.get('SERVER_PORT', '80')}"
     scheme = "https" if request.is_secure() else "http"

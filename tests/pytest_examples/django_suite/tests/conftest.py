@@ -1,4 +1,5 @@
 import django
+import pytest
 from django.conf import settings
 
 settings.configure(
@@ -15,3 +16,8 @@ settings.configure(
     },
 )
 django.setup()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -1,4 +1,5 @@
-from django.test import Client
+import pytest
+from django.test import AsyncClient, Client
 from rest_framework.test import APIClient
 
 
@@ -29,3 +30,9 @@ def test_drf_create_and_delete():
     created = client.post("/drf/items", {"name": "x"}, format="json")
     assert created.status_code == 201
     assert client.delete("/drf/items/1").status_code == 204
+
+
+@pytest.mark.anyio
+async def test_async_client():
+    response = await AsyncClient().get("/plain/secret")
+    assert response.status_code == 401
