@@ -218,11 +218,14 @@ def test_a_misspelt_rule_in_a_marker_is_a_usage_error(pytester: pytest.Pytester)
     assert _run(pytester, "--strict-markers").ret == 0
 
 
-def test_a_bad_report_path_is_a_usage_error(pytester: pytest.Pytester) -> None:
+def test_a_bad_report_path_or_severity_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x():\n    pass\n")
     result = _run(pytester, "--statuslint", "--statuslint-report=out.xyz")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*statuslint: --statuslint-report: cannot tell the report format of 'out.xyz'*"])
+    result = _run(pytester, "--statuslint", "--statuslint-fail-on=fatal")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*statuslint: --statuslint-fail-on: unknown severity 'fatal'*"])
 
 
 # In process: the hooks are put back ---------------------------------------------------
