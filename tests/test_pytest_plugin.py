@@ -88,6 +88,7 @@ def test_fastapi_findings_node_ids_fail_on_and_xdist_merge(pytester: pytest.Pyte
     tests = {f.get("test") for f in report["findings"]}
     assert BOOKS + "test_create_book_silenced" not in tests and BOOKS + "test_opted_out" not in tests
     assert report["inputs"] == [{"source": "pytest", "flows": 10, "error": None}]
+    assert "Rule coverage" not in single.stdout.str()  # the full summary only with -v
     streamed = [e for e in report["summary"]["endpoints"] if e["endpoint"] == "GET testserver /stream"]
     assert streamed and streamed[0]["by_status"] == {"200": 1}
 
@@ -109,9 +110,12 @@ def test_fastapi_findings_node_ids_fail_on_and_xdist_merge(pytester: pytest.Pyte
     assert _found(xreport) == FASTAPI_FINDINGS  # inconsistent-status needs both workers' traffic
     for key in ("flows", "audited", "by_rule", "by_severity", "endpoints"):
         assert xreport["summary"][key] == report["summary"][key], key
-    sources = {i["source"] for i in xreport["inputs"]}
-    assert sources <= {"pytest[gw0]", "pytest[gw1]"}
+    # loadfile gives each worker one file: both audited a share.
+    assert {i["source"] for i in xreport["inputs"]} == {"pytest[gw0]", "pytest[gw1]"}
     assert sum(i["flows"] for i in xreport["inputs"]) == 10
+    # The API-level finding rests on both workers' traffic: computed after the merge.
+    (api,) = [f for f in xreport["findings"] if f["flow"] is None]
+    assert {e["source"] for e in api["evidence"]} == {"pytest[gw0]", "pytest[gw1]"}
 
 
 def test_strict_mode_fails_the_test_and_scope_test_resets_state(pytester: pytest.Pytester) -> None:
@@ -165,9 +169,11 @@ def test_django_and_drf_configured_in_the_ini_file(pytester: pytest.Pytester) ->
 
 def test_flask_test_client_and_httpx_wsgi_transport(pytester: pytest.Pytester) -> None:
     _suite(pytester, "flask_suite")
-    result = _run(pytester, "--statuslint", "--statuslint-report=out.json")
+    result = _run(pytester, "--statuslint", "--statuslint-report=out.json", "-v")
     result.assert_outcomes(passed=6)
     assert result.ret == 0  # no --statuslint-fail-on: findings never fail the session
+    # -v adds the full audit summary: endpoints and rule coverage.
+    result.stdout.fnmatch_lines(["*statuslint audit summary*", "*Endpoints*", "Rule coverage: *"])
     assert "could not be captured" not in result.stdout.str()
     report = _report(pytester.path / "out.json")
     test = "tests/test_things.py::"

@@ -226,6 +226,12 @@ class StatusLintPlugin:
         terminalreporter.write_sep("=", "statuslint")
         for line in section_lines(session, session.auditor.ordered_findings()):
             write(line)
+        if self.config.option.verbose > 0:
+            # -v: the full audit summary too (endpoints, rule coverage), as statuslint audit prints it.
+            from ..terminal import summary_text
+
+            for line in summary_text(session.auditor).splitlines():
+                write(line)
         tests_seen = len({t for tests in session.tests.values() for t in tests if t is not None})
         write(totals_line(session, tests_seen))
         for key, n in session.capture_errors.items():
