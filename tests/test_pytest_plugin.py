@@ -193,7 +193,7 @@ def test_flask_test_client_and_httpx_wsgi_transport(pytester: pytest.Pytester) -
 def test_requests_against_a_live_server(pytester: pytest.Pytester) -> None:
     _suite(pytester, "live_suite")
     result = _run(pytester, "--statuslint", "--statuslint-report=live.json", "--statuslint-fail-on=warning")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=6)
     assert result.ret == 1
     report = _report(pytester.path / "live.json")
     assert _found(report) == Counter(
@@ -202,7 +202,10 @@ def test_requests_against_a_live_server(pytester: pytest.Pytester) -> None:
             ("created-without-location", "tests/test_live.py::test_create_item"): 1,
         }
     )
-    assert report["summary"]["flows"] == 4
+    # Each hop of a followed redirect once; a streamed response on status and headers.
+    assert report["summary"]["flows"] == 7
+    endpoints = {e["endpoint"].split(" ", 2)[2]: e["by_status"] for e in report["summary"]["endpoints"]}
+    assert endpoints["/old"] == {"301": 1} and endpoints["/items/{id}"] == {"200": 3}
     assert all(f["flow"]["url"].startswith("http://127.0.0.1:") for f in report["findings"])
 
 

@@ -22,6 +22,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/private":
             self._send(401, {"detail": "log in"})  # unauthorized-without-challenge
+        elif self.path == "/old":
+            self._send(301, None, {"Location": "/items/1"})
         else:
             self._send(200, {"id": 1})
 

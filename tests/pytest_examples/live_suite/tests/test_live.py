@@ -21,3 +21,14 @@ def test_private(server):
 
 def test_get(server):
     assert requests.get(f"{server}/items/1", proxies={"http": "", "https": ""}).json() == {"id": 1}
+
+
+def test_redirect_followed(server):
+    response = SESSION.get(f"{server}/old")
+    assert response.status_code == 200 and [r.status_code for r in response.history] == [301]
+
+
+def test_streamed(server):
+    with SESSION.get(f"{server}/items/1", stream=True) as response:
+        assert response.status_code == 200
+        assert response.json() == {"id": 1}
