@@ -91,6 +91,9 @@ def test_fastapi_findings_node_ids_fail_on_and_xdist_merge(pytester: pytest.Pyte
     assert "Rule coverage" not in single.stdout.str()  # the full summary only with -v
     streamed = [e for e in report["summary"]["endpoints"] if e["endpoint"] == "GET testserver /stream"]
     assert streamed and streamed[0]["by_status"] == {"200": 1}
+    # Its body was not read for the audit: rules on the body could not decide, as in the proxy.
+    undecided = {r["rule"]: r["undecidable"] for r in report["summary"]["coverage"]["rules"] if r["undecidable"]}
+    assert undecided.get("ok-without-body") == 1
 
     # Two workers, each auditing its share (one file each); the controller merges them.
     merged = _run(
