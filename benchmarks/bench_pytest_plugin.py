@@ -113,6 +113,8 @@ def main() -> int:
         for _ in range(args.rounds):
             off.append(run(workdir, args.requests, plugin=False))
             on.append(run(workdir, args.requests, plugin=True))
+    print("per run (us per request), off:", " ".join(f"{t * 1e6:.0f}" for t in off))
+    print("per run (us per request), on: ", " ".join(f"{t * 1e6:.0f}" for t in on))
     base, audited = statistics.median(off), statistics.median(on)
     overhead = audited / base - 1
     print(
