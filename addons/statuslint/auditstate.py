@@ -18,15 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from .endpoints import EndpointStats
 from .findings import Finding
+from .stateful.surface import _METHOD_LIMIT, _PENDING_PER_METHOD
 
 if TYPE_CHECKING:
     from .auditor import Auditor, InputInfo
 
 # The auditor's counters, by attribute name.
 COUNTERS = ("counts", "by_rule", "by_severity", "evaluated", "undecidable", "check_evaluated")
-# Entries the surface checks keep per host or endpoint (as in stateful/surface.py).
-_METHOD_LIMIT = 32
-_PENDING_PER_METHOD = 8
 
 
 @dataclass
