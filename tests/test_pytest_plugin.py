@@ -15,8 +15,11 @@ import requests
 from mitmproxy import http
 from werkzeug import test as werkzeug_test
 
+from helpers import default_policy
+from statuslint.auditor import Auditor
 from statuslint.testing import clients, exchanges
 from statuslint.testing.exchanges import make_flow
+from statuslint.testing.session import AuditSession, RunningTest
 
 pytest_plugins = ["pytester"]
 
@@ -311,3 +314,23 @@ _FLOW_ARGS = {
     "started": 1.0,
     "answered": 2.0,
 }
+
+
+def test_an_exchange_that_cannot_be_captured_never_breaks_the_test() -> None:
+    """Building a flow may fail on something unforeseen: counted once per kind, said in
+    the summary, and the test goes on with its response."""
+    session = AuditSession(Auditor(default_policy()), "pytest")
+    session.start_test(RunningTest("tests/test_x.py::test_y"), reset=False)
+
+    def broken() -> list:
+        raise KeyError("wsgi_request")
+
+    session.record(broken)
+    session.record(broken)
+    session.record(lambda: [make_flow(**{**_FLOW_ARGS, "method": "POST", "status": 201, "reason": "Created"})])
+    session.end_test()
+    assert session.capture_errors == {"KeyError: 'wsgi_request'": 2}
+    assert [(f.rule, f.test) for f in session.auditor.findings] == [
+        ("created-without-location", "tests/test_x.py::test_y")
+    ]
+    assert session.tests == {"pytest": ["tests/test_x.py::test_y"]}

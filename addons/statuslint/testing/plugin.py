@@ -143,10 +143,10 @@ class StatusLintPlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
-        from .session import TestContext
+        from .session import RunningTest
 
         audit, ignore = _marker_settings(item, self.policy)
-        self.session.start_test(TestContext(item.nodeid, audit, ignore), reset=self.scope == "test")
+        self.session.start_test(RunningTest(item.nodeid, audit, ignore), reset=self.scope == "test")
         try:
             yield
         finally:

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class TestContext:
+class RunningTest:
     """The test running now, and what its marker says."""
 
     nodeid: str
@@ -42,7 +42,7 @@ class AuditSession:
     def __init__(self, auditor: Auditor, source: str) -> None:
         self.auditor = auditor
         self.source = source
-        self.current: TestContext | None = None
+        self.current: RunningTest | None = None
         self.outside: list[Finding] = []  # made outside any test (session fixtures' teardown)
         self.exchanges_skipped = 0  # made by tests that opted out
         self.capture_errors: dict[str, int] = {}
@@ -80,7 +80,7 @@ class AuditSession:
                 info.flows += 1
                 (ctx.found if ctx else self.outside).extend(found)
 
-    def start_test(self, ctx: TestContext, reset: bool) -> None:
+    def start_test(self, ctx: RunningTest, reset: bool) -> None:
         with self._lock:
             if reset:
                 self.auditor.reset_cross_flow_state()
