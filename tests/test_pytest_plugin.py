@@ -149,9 +149,12 @@ def test_strict_mode_fails_the_test_and_scope_test_resets_state(pytester: pytest
     assert result.ret == 1
 
 
-def test_django_and_drf_configured_in_the_ini_file(pytester: pytest.Pytester) -> None:
+def test_django_and_drf_configured_in_the_ini_file(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     _suite(pytester, "django_suite")
-    result = _run(pytester)  # statuslint = true, report and fail-on in pytest.ini
+    # statuslint = true, the policy, the report and fail-on in pytest.ini; run from a
+    # subdirectory: the ini file's paths are relative to the ini file.
+    monkeypatch.chdir(pytester.path / "tests")
+    result = _run(pytester)
     result.assert_outcomes(passed=7)
     assert result.ret == 1
     report = _report(pytester.path / "statuslint-report.json")
@@ -163,6 +166,8 @@ def test_django_and_drf_configured_in_the_ini_file(pytester: pytest.Pytester) ->
         }
     )
     assert "could not be captured" not in result.stdout.str()
+    assert report["policy"] == "api-policy.yaml"
+    assert {f["rule"]: f["severity"] for f in report["findings"]}["created-without-location"] == "info"
     endpoints = {e["endpoint"]: e["by_status"] for e in report["summary"]["endpoints"]}
     # Every hop of a followed redirect, DRF's APIClient, a streaming response, the AsyncClient.
     assert endpoints["GET testserver /plain/old"] == {"302": 1}

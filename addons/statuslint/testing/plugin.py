@@ -78,6 +78,20 @@ def _setting(config: pytest.Config, option: str, ini: str) -> Any:
     return config.getini(ini) if value is None else value
 
 
+def _path_setting(config: pytest.Config, option: str, ini: str) -> str:
+    """A file named on the command line (relative to where pytest runs) or in the ini file
+    (relative to that file, as pytest's own path settings are); absolute, so a test that
+    changes directory changes nothing."""
+    value = config.getoption(option, default=None)
+    if value:
+        return str(Path(value).absolute())
+    value = config.getini(ini)
+    if not value:
+        return ""
+    base = config.inipath.parent if config.inipath else Path.cwd()
+    return str((base / value).absolute())
+
+
 class StatusLintPlugin:
     """The plugin while it is on, for one session (the controller's or a worker's)."""
 
@@ -91,9 +105,12 @@ class StatusLintPlugin:
         from .session import AuditSession
 
         self.config = config
-        self.policy_label = _setting(config, "statuslint_policy", "statuslint_policy") or BUILTIN_NAME
+        self.policy_label = config.getoption("statuslint_policy") or config.getini("statuslint_policy") or BUILTIN_NAME
+        builtin = self.policy_label == BUILTIN_NAME
         try:
-            self.policy = load_policy(self.policy_label)
+            self.policy = load_policy(
+                None if builtin else _path_setting(config, "statuslint_policy", "statuslint_policy")
+            )
         except PolicyError as e:
             raise pytest.UsageError(f"statuslint: {e}") from None
         fail_on = _setting(config, "statuslint_fail_on", "statuslint_fail_on") or ""
@@ -106,11 +123,12 @@ class StatusLintPlugin:
         self.scope = _setting(config, "statuslint_scope", "statuslint_scope") or "session"
         if self.scope not in _SCOPES:
             raise pytest.UsageError(f"statuslint: statuslint_scope: expected session or test, not {self.scope!r}")
-        self.report_path = _setting(config, "statuslint_report", "statuslint_report") or ""
+        self.report_shown = config.getoption("statuslint_report") or config.getini("statuslint_report")
+        self.report_path = _path_setting(config, "statuslint_report", "statuslint_report")
         self.report_format = ""
         if self.report_path:
             try:
-                self.report_format = reports.format_for_path(self.report_path)
+                self.report_format = reports.format_for_path(self.report_shown)
             except ValueError as e:
                 raise pytest.UsageError(f"statuslint: --statuslint-report: {e}") from None
             parent = Path(self.report_path).parent
@@ -198,7 +216,7 @@ class StatusLintPlugin:
                 text = reports.render(reports.build_model(auditor, self.policy_label), self.report_format)
                 reports.write_atomic(self.report_path, text)
             except OSError as e:
-                self.report_error = f"statuslint: cannot write {self.report_path}: {e.strerror or e}"
+                self.report_error = f"statuslint: cannot write {self.report_shown}: {e.strerror or e}"
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
         if self.fail_on is None:
             return
@@ -239,7 +257,7 @@ class StatusLintPlugin:
         for name, error in session.auditor.summary()["internal_errors"].items():
             write(f"statuslint: internal error in {name}: {error} (skipped where it failed)", red=True)
         if self.report_path and not self.report_error:
-            write(f"statuslint: report written to {self.report_path}")
+            write(f"statuslint: report written to {self.report_shown}")
         if self.report_error:
             write(self.report_error, red=True, bold=True)
         if self.session_failed_line:
