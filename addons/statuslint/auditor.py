@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from mitmproxy import dns, flow, http, tcp, udp
 
@@ -29,6 +30,9 @@ from .stateful import Hit, Observation, lifecycle, surface
 from .stateful.lifecycle import ResourceLifecycle
 from .stateful.surface import AllowedMethods, MethodSupport, inconsistent_status
 from .urls import clip, printable
+
+if TYPE_CHECKING:
+    from .auditstate import AuditState
 
 logger = logging.getLogger(__name__)
 
@@ -151,19 +155,39 @@ class Auditor:
     def count_websocket_messages(self, n: int = 1) -> None:
         self.counts["websocket_messages"] += n
 
-    def feed(self, f: flow.Flow, index: int, source: str, har: bool = False) -> list[Finding]:
+    def feed(
+        self,
+        f: flow.Flow,
+        index: int,
+        source: str,
+        har: bool = False,
+        *,
+        test: str | None = None,
+        ignore: Collection[str] = (),
+    ) -> list[Finding]:
         """A whole recorded flow, as ``statuslint audit`` reads it."""
         self.count_flow(f)
         if not isinstance(f, http.HTTPFlow):
             return []
-        found = self.audit_response(f, index, source, har) if f.response is not None else []
+        found = self.audit_response(f, index, source, har, test=test, ignore=ignore) if f.response is not None else []
         if f.websocket is not None:
             self.count_websocket_messages(len(f.websocket.messages))
         return found
 
     # Auditing ------------------------------------------------------------------------
 
-    def audit_response(self, f: http.HTTPFlow, index: int, source: str, har: bool = False) -> list[Finding]:
+    def audit_response(
+        self,
+        f: http.HTTPFlow,
+        index: int,
+        source: str,
+        har: bool = False,
+        *,
+        test: str | None = None,
+        ignore: Collection[str] = (),
+    ) -> list[Finding]:
+        """``test``: the pytest node id that made the request, carried by its findings;
+        ``ignore``: rule ids silenced for this flow (a test's marker), counted as silenced."""
         assert f.response is not None
         self.counts["responses"] += 1
         if f.response.status_code == 0 and har:
@@ -208,6 +232,10 @@ class Auditor:
             obs = Observation(view, seen, template, endpoint, printable(redact_path(view.path)))
             for hit in self._stateful(obs):
                 found.extend(self._findings_for(hit))
+        if found and (test is not None or ignore):
+            kept = [replace(x, test=test) for x in found if x.rule not in ignore]
+            self.counts["silenced"] += len(found) - len(kept)
+            found = kept
         if found and self.gate.active:
             found = self._admit(found)
         if found:
@@ -285,6 +313,33 @@ class Auditor:
     def findings(self) -> list[Finding]:
         """The findings held for the report (API-level ones aside), in arrival order."""
         return self.kept.findings()
+
+    def reset_cross_flow_state(self) -> None:
+        """Forget what the cross-flow checks remember of earlier flows: what comes next is
+        a new timeline (the pytest plugin's per-test scope). Counts, endpoints and findings
+        stay, so API-level findings still see all the traffic."""
+        forgotten = self.lifecycle.urls.evicted
+        self.lifecycle = ResourceLifecycle(self.limits.max_urls, self.lifecycle.enabled, self.check_evaluated)
+        self.lifecycle.urls.evicted = forgotten
+        self.method_support = MethodSupport(_HOST_LIMIT, self.check_evaluated)
+        self.allowed_methods = AllowedMethods(self.limits.max_endpoints, self.check_evaluated)
+
+    # Sharded audits --------------------------------------------------------------------
+
+    def export_state(self) -> AuditState:
+        """Everything this audit has counted and remembers, detached from it (picklable):
+        what another process sends to be merged."""
+        from .auditstate import export
+
+        return export(self)
+
+    def merge(self, other: Auditor | AuditState) -> None:
+        """Add another audit of other inputs to this one (pytest-xdist workers, shards of a
+        recording): counts, endpoints, findings, coverage and inputs add up, and API-level
+        findings are then computed on the merged traffic."""
+        from .auditstate import AuditState, merge_into
+
+        merge_into(self, other if isinstance(other, AuditState) else other.export_state())
 
     def api_findings(self) -> list[Finding]:
         """API-level findings to report (inconsistent-status), from the traffic so far.

@@ -79,6 +79,8 @@ class Finding:
     confidence: str = "certain"
     # The headers the rule looked at, as the flow had them (redacted; None: absent).
     headers: dict[str, dict[str, str | None]] | None = None
+    # The pytest node id of the test that made the request (the pytest plugin sets it).
+    test: str | None = None
 
     def to_json(self, endpoint: str | None = None) -> dict[str, Any]:
         """``endpoint`` replaces the one recorded (templates learned later apply)."""
@@ -96,4 +98,6 @@ class Finding:
             out["headers"] = self.headers
         if self.details:
             out["details"] = self.details
+        if self.test is not None:
+            out["test"] = self.test
         return out

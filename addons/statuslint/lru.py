@@ -32,5 +32,9 @@ class LRU(Generic[K, V]):
                 self.evicted += 1
         return value
 
+    def items(self) -> list[tuple[K, V]]:
+        """Every entry, least recently used first."""
+        return list(self._data.items())
+
     def __len__(self) -> int:
         return len(self._data)
