@@ -1,0 +1,63 @@
+"""GitHub Actions workflow commands: one annotation per finding, without code scanning.
+
+Printed as ruff's ``--output-format github`` prints them::
+
+    ::warning title=statuslint (created-without-location),file=recordings/demo.flows,line=1::recordings/demo.flows#61 POST http://...%0A  fix: ...
+
+error → ``::error``, warning → ``::warning``, info → ``::notice``. The file is the
+recording a finding came from, or for live traffic the policy file at the rule's line;
+paths are relative to the working directory, as the job's checkout is. Values are
+escaped as the runner expects (``%``, CR and LF everywhere; ``:`` and ``,`` in properties).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .model import Model, origin_parts, rules_by_id, where
+
+COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
+LIVE_SOURCES = ("live",)
+
+
+def render(model: Model) -> str:
+    rules = rules_by_id(model)
+    lines = []
+    for finding in model["findings"]:
+        file, line = _location(finding, rules)
+        props = [f"title={escape_property('statuslint (' + finding['rule'] + ')')}"]
+        if file:
+            props.append(f"file={escape_property(file)}")
+            props.append(f"line={line}")
+        message = f"{where(finding)}: {finding['rule']} {finding['message']}"
+        fix = rules.get(finding["rule"], {}).get("fix_summary")
+        if fix:
+            message += f"\n  fix: {fix}"
+        command = COMMANDS.get(finding["severity"], "warning")
+        lines.append(f"::{command} {','.join(props)}::{escape_data(message)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _location(finding: dict, rules: dict) -> tuple[str | None, int]:
+    ref = finding.get("flow") or next(iter(finding.get("evidence") or []), None)
+    if ref and ref["source"] not in LIVE_SOURCES:
+        return _relative(ref["source"]), 1
+    policy_file, line = origin_parts(rules.get(finding["rule"], {}).get("origin", ""))
+    return (_relative(policy_file), line or 1) if policy_file else (None, 1)
+
+
+def _relative(path: str) -> str:
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
