@@ -2,7 +2,7 @@
 
 Printed as ruff's ``--output-format github`` prints them::
 
-    ::warning title=statuslint (created-without-location),file=recordings/demo.flows,line=1::recordings/demo.flows#61 POST http://...%0A  fix: ...
+    ::warning title=statuslint (created-without-location),file=recordings/demo.flows,line=1::recordings/...
 
 error → ``::error``, warning → ``::warning``, info → ``::notice``. The file is the
 recording a finding came from, or for live traffic the policy file at the rule's line;
