@@ -127,7 +127,7 @@ def test_status_zero_is_counted_not_audited(sl: StatusLint) -> None:
     ("option", "value", "error"),
     [
         ("statuslint_fail_on", "fatal", "statuslint_fail_on: unknown severity 'fatal'"),
-        ("statuslint_report", "report.xml", "cannot tell the report format"),
+        ("statuslint_report", "report.txt", "cannot tell the report format"),
         ("statuslint_report", "/nonexistent-dir/r.json", "directory /nonexistent-dir does not exist"),
         ("statuslint_log", "/nonexistent-dir/f.jsonl", "directory /nonexistent-dir does not exist"),
         ("statuslint_policy", "/nonexistent/p.yaml", "policy file not found"),

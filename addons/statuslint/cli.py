@@ -12,13 +12,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich.text import Text
+
 from . import __version__, reports
 from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
-from .terminal import console_for, print_catalog, print_rule, print_summary, severity_text
+from .reports.model import fail_count
+from .terminal import console_for, print_catalog, print_finding_groups, print_rule, print_summary, severity_text
 from .yamlsource import PolicyError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -56,9 +59,21 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("inputs", nargs="+", metavar="FILE", help="mitmproxy flow files and/or HAR files")
     audit.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
     audit.add_argument("--format", "-f", choices=["text", *reports.FORMATS], help="report format (default: text)")
-    audit.add_argument("--output", "-o", help="write the report here (the format follows the suffix if not given)")
+    audit.add_argument(
+        "--output",
+        "-o",
+        action="append",
+        metavar="FILE",
+        help="write a report here; repeatable, one report per file, the format from each suffix "
+        f"({', '.join(f'{s} {n}' for s, n in reports.SUFFIXES.items())}); --format applies to a single --output",
+    )
     audit.add_argument("--fail-on", default="error", help=fail_help + "; default: error")
-    audit.add_argument("--quiet", "-q", action="store_true", help="summary only: do not list each finding")
+    audit.add_argument("--quiet", "-q", action="store_true", help="summary only: do not list the findings")
+    audit.add_argument(
+        "--show-all",
+        action="store_true",
+        help="list every finding as it is found, instead of each (rule, endpoint) once with a count",
+    )
     audit.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     _limit_arguments(audit)
     audit.set_defaults(run=_cmd_audit)
@@ -78,7 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
     proxy.add_argument("--reverse", metavar="URL", help="reverse-proxy mode in front of this server")
     proxy.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
-    proxy.add_argument("--report", help="write the audit report here when the proxy stops (.json)")
+    proxy.add_argument(
+        "--report",
+        action="append",
+        metavar="FILE",
+        help="write the audit report here when the proxy stops; repeatable, the format from each suffix "
+        f"({', '.join(reports.SUFFIXES)})",
+    )
     proxy.add_argument("--log", help="append one JSON line per finding to this file")
     proxy.add_argument("--fail-on", default="none", help=fail_help + "; default: none")
     proxy.add_argument("--confdir", help="mitmproxy's configuration/CA directory (default: ~/.mitmproxy)")
@@ -131,50 +152,95 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         fail_on = parse_fail_on(args.fail_on)
     except ValueError as e:
         raise UsageError(f"--fail-on: {e}") from None
-    fmt = args.format
-    if fmt is None and args.output:
-        try:
-            fmt = reports.format_for_path(args.output)
-        except ValueError as e:
-            raise UsageError(f"--output: {e}; or give --format") from None
-    fmt = fmt or "text"
-    if fmt == "text" and args.output:
-        raise UsageError("--output needs a machine format: --format json")
-    if args.output and not Path(args.output).parent.is_dir():
-        raise UsageError(f"--output: directory {Path(args.output).parent} does not exist")
+    targets = _report_targets(args.format, args.output or [])
     limits = _limits(args)
     policy = load_policy(args.policy)
 
-    report_to_stdout = fmt != "text" and not args.output
+    report_to_stdout = any(path is None for _, path in targets)
     # Keep stdout clean for a machine report printed there.
     console = console_for(sys.stderr if report_to_stdout else sys.stdout)
     auditor = Auditor(policy, limits)
     failed_input = False
-    list_findings = not args.quiet and fmt == "text"
+    show_findings = not args.quiet and not report_to_stdout
+    stream_findings = show_findings and args.show_all
     for path in args.inputs:
         failed_input |= not _audit_file(
-            auditor, path, console, list_findings=list_findings, progress=not args.no_progress
+            auditor, path, console, list_findings=stream_findings, progress=not args.no_progress
         )
-    if list_findings:
+    if stream_findings:
         # API-level findings rest on all the traffic: they are known now.
         for finding in auditor.api_findings():
             console.print(_finding_line(finding), soft_wrap=True)
 
-    if fmt == "text" or args.output:
-        print_summary(auditor, console)
-    if fmt != "text":
-        text = reports.render(reports.build_model(auditor, args.policy), fmt)
-        if args.output:
-            try:
-                reports.write_atomic(args.output, text)
-            except OSError as e:
-                print(f"statuslint: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
-                return EXIT_ERROR
-        else:
+    # One model for every report and the summary: they all say the same.
+    report = reports.build_model(auditor, args.policy)
+    if show_findings and not args.show_all:
+        print_finding_groups(report, console)
+    written: list[tuple[str, str]] = []
+    write_failed = False
+    for fmt, path in targets:
+        text = reports.render(report, fmt)
+        if path is None:
             sys.stdout.write(text)
-    if failed_input:
+            continue
+        try:
+            reports.write_atomic(path, text)
+        except OSError as e:
+            print(f"statuslint: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+            write_failed = True
+            continue
+        written.append((fmt, path))
+    if not report_to_stdout:
+        full = next((path for fmt, path in written if fmt == "json"), None)
+        print_summary(auditor, console, summary=report["summary"], full_report=full)
+        for fmt, path in written:
+            console.print(Text(f"{fmt} report written to {path}"))
+    if failed_input or write_failed:
+        if not report_to_stdout:
+            console.print(Text(f"exit {EXIT_ERROR}: {_error_reason(auditor, write_failed)}"))
         return EXIT_ERROR
-    return EXIT_FINDINGS if auditor.fails(fail_on) else EXIT_OK
+    if auditor.fails(fail_on):
+        if not report_to_stdout:
+            assert fail_on is not None
+            count = fail_count(report, fail_on.label)
+            console.print(
+                Text(f"exit {EXIT_FINDINGS}: {count} findings at or above --fail-on {fail_on.label}", style="bold")
+            )
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _report_targets(fmt: str | None, outputs: list[str]) -> list[tuple[str, str | None]]:
+    """(format, path) of each report to write; path None is stdout. One --output (or
+    none) takes --format; several take their formats from their suffixes."""
+    if not outputs:
+        return [] if fmt in (None, "text") else [(fmt, None)]
+    if len(set(outputs)) != len(outputs):
+        twice = next(p for p in outputs if outputs.count(p) > 1)
+        raise UsageError(f"--output: {twice} is given twice")
+    if len(outputs) > 1 and fmt is not None:
+        raise UsageError("--format applies to a single --output; with several, each file's suffix names its format")
+    targets: list[tuple[str, str | None]] = []
+    for path in outputs:
+        chosen = fmt
+        if chosen is None:
+            try:
+                chosen = reports.format_for_path(path)
+            except ValueError as e:
+                raise UsageError(f"--output: {e}; or give --format") from None
+        if chosen == "text":
+            raise UsageError("--output needs a machine format: --format json")
+        if not Path(path).parent.is_dir():
+            raise UsageError(f"--output: directory {Path(path).parent} does not exist")
+        targets.append((chosen, path))
+    return targets
+
+
+def _error_reason(auditor: Auditor, write_failed: bool) -> str:
+    reasons = [f"{info.source} could not be read" for info in auditor.inputs if info.error]
+    if write_failed:
+        reasons.append("a report could not be written")
+    return "; ".join(reasons) or "an error occurred"
 
 
 def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, progress: bool) -> bool:
@@ -215,9 +281,7 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
     return True
 
 
-def _finding_line(finding: Finding):
-    from rich.text import Text
-
+def _finding_line(finding: Finding) -> Text:
     ref = finding.flow
     if ref is None:
         return Text.assemble(
@@ -268,12 +332,15 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
         parse_fail_on(args.fail_on)
     except ValueError as e:
         raise UsageError(f"--fail-on: {e}") from None
-    for option, value in (("--report", args.report), ("--log", args.log)):
+    report_paths = args.report or []
+    for option, value in [*(("--report", r) for r in report_paths), ("--log", args.log)]:
         if value and not Path(value).parent.is_dir():
             raise UsageError(f"{option}: directory {Path(value).parent} does not exist")
-    if args.report:
+    for path in report_paths:
+        if "," in path:
+            raise UsageError(f"--report: {path}: a report path cannot contain ','")
         try:
-            reports.format_for_path(args.report)
+            reports.format_for_path(path)
         except ValueError as e:
             raise UsageError(f"--report: {e}") from None
     limits = _limits(args)
@@ -292,7 +359,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
         mitm_args += ["--flow-detail", "0"]
     settings = {
         "statuslint_policy": args.policy,
-        "statuslint_report": args.report or "",
+        "statuslint_report": ",".join(report_paths),
         "statuslint_log": args.log or "",
         "statuslint_fail_on": args.fail_on,
         "statuslint_max_urls": str(limits.max_urls),

@@ -66,7 +66,7 @@ def build(model: Model, *, max_results: int = MAX_RESULTS, root: Path | None = N
     if len(results) < len(candidates):
         properties["truncated"] = (
             f"{len(candidates) - len(results)} of {len(candidates)} results left out: GitHub code scanning takes at "
-            f"most {max_results} per run; the most severe were kept (the JSON report has them all)"
+            f"most {max_results} per run; the most severe were kept (--format json lists them all)"
         )
     omitted = model["summary"].get("limits", {}).get("findings_omitted", 0)
     if omitted:
