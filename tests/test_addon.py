@@ -81,6 +81,19 @@ def test_existing_comment_is_kept(sl: StatusLint) -> None:
         assert f.marked == ":no_entry:"
 
 
+def test_comma_separated_reports_are_written_from_one_model(sl: StatusLint, tmp_path: Path) -> None:
+    paths = [tmp_path / "r.json", tmp_path / "r.sarif", tmp_path / "r.xml", tmp_path / "r.md"]
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_report=" , ".join(map(str, paths)))
+        run_flow(sl, http_flow(status=401))
+        sl.done()
+    report = load_report(paths[0])
+    assert [f["rule"] for f in report["findings"]] == ["unauthorized-without-challenge"]
+    assert json.loads(paths[1].read_text())["runs"][0]["results"][0]["ruleId"] == "unauthorized-without-challenge"
+    assert 'name="unauthorized-without-challenge on GET ' in paths[2].read_text()
+    assert paths[3].read_text().startswith("## statuslint: 1 finding\n")
+
+
 def test_report_written_at_done_in_arrival_order(sl: StatusLint, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     with taddons.context(sl) as tctx:
@@ -129,6 +142,9 @@ def test_status_zero_is_counted_not_audited(sl: StatusLint) -> None:
         ("statuslint_fail_on", "fatal", "statuslint_fail_on: unknown severity 'fatal'"),
         ("statuslint_report", "report.txt", "cannot tell the report format"),
         ("statuslint_report", "/nonexistent-dir/r.json", "directory /nonexistent-dir does not exist"),
+        ("statuslint_report", "r.json,r.txt", "cannot tell the report format of 'r.txt'"),
+        ("statuslint_report", "r.json, r.sarif,/nonexistent-dir/r.md", "directory /nonexistent-dir does not exist"),
+        ("statuslint_report", "r.json,r.json", "statuslint_report: r.json is listed twice"),
         ("statuslint_log", "/nonexistent-dir/f.jsonl", "directory /nonexistent-dir does not exist"),
         ("statuslint_policy", "/nonexistent/p.yaml", "policy file not found"),
         ("statuslint_max_urls", "many", "statuslint_max_urls: expected a whole number, not 'many'"),
