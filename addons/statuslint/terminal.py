@@ -146,7 +146,7 @@ def _print_endpoints(summary: dict, console: Console, top: int, full_report: str
         )
     console.print(table)
     if len(rows) > len(shown):
-        where = f"listed in {full_report}" if full_report else "not shown (--format json lists every endpoint)"
+        where = f"listed in {full_report}" if full_report else "not shown (a .json report lists them all)"
         console.print(Text(f"{len(rows) - len(shown)} more endpoints {where}", style="dim"))
 
 
