@@ -468,10 +468,13 @@ def test_format_github_to_a_file(tmp_path: Path) -> None:
     assert target.read_text().startswith("::")
 
 
+@needs_sarif_schema
 def test_every_format_renders_an_empty_report() -> None:
     model = hand_model([])
     model["summary"]["audited"] = model["summary"]["flows"] = 3
     for fmt in reports.FORMATS:
         assert isinstance(reports.render(copy.deepcopy(model), fmt), str), fmt
+    assert sarif_schema_errors(sarif.build(model)) == []
+    assert sarif.build(model)["runs"][0]["results"] == []
     assert "No findings." in markdown.render(model)
     assert github.render(model) == ""
