@@ -23,7 +23,7 @@ from statuslint import reports
 from statuslint.cli import main
 from statuslint.policy import load_policy
 from statuslint.reports import github, junit, markdown, sarif
-from statuslint.reports.model import fix_summary, rule_json
+from statuslint.reports.model import SEVERITY_ORDER, fix_summary, rule_json, where
 
 INPUTS = ("recordings/demo.flows", "recordings/demo.har")
 # The credentials the demo API was called with when the recordings were made.
@@ -333,13 +333,23 @@ def test_github_annotations_from_recordings(demo: dict[str, Any]) -> None:
     findings = demo["report"]["findings"]
     assert len(lines) == len(findings)
     commands = {"error": "error", "warning": "warning", "info": "notice"}
-    for line, finding in zip(lines, findings, strict=True):
-        match = re.fullmatch(r"::(\w+) title=([^,:]+),file=([^,:]+),line=(\d+)::(.*)", line)
+    seen: list[tuple[str, str, str]] = []
+    for line in lines:
+        match = re.fullmatch(r"::(\w+) title=statuslint \(([a-z-]+)\),file=([^,:]+),line=(\d+)::(.*)", line)
         assert match, line
+        finding = next(
+            f
+            for f in findings
+            if f["rule"] == match[2] and where(f).replace("%", "%25") in match[5] and f["message"] in match[5]
+        )
         assert match[1] == commands[finding["severity"]]
-        assert match[2] == "statuslint (" + finding["rule"] + ")"
         assert match[3] == (finding["flow"] or finding["evidence"][0])["source"]
-        assert finding["message"].replace("%", "%25") in match[5]
+        seen.append((finding["severity"], finding["rule"], finding["endpoint"]))
+    # GitHub shows the first 10 of each kind: the most severe first, each problem before any repeat.
+    pairs = len(Counter((f["rule"], f["endpoint"]) for f in findings))
+    assert len(set(seen[:pairs])) == pairs
+    ranks = [SEVERITY_ORDER[s] for s, _, _ in seen[:pairs]]
+    assert ranks == sorted(ranks, reverse=True)
 
 
 def test_github_escaping() -> None:

@@ -8,6 +8,10 @@ error → ``::error``, warning → ``::warning``, info → ``::notice``. The fil
 recording a finding came from, or for live traffic the policy file at the rule's line;
 paths are relative to the working directory, as the job's checkout is. Values are
 escaped as the runner expects (``%``, CR and LF everywhere; ``:`` and ``,`` in properties).
+
+GitHub shows only the first 10 annotations of each kind per step (50 per job), so the
+order is chosen for them: most severe first, and within a severity the first finding of
+each (rule, endpoint) before any repeat, so the ones shown are different problems.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .model import Model, origin_parts, rules_by_id, where
+from .model import SEVERITY_ORDER, Model, group_findings, origin_parts, rules_by_id, where
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 LIVE_SOURCES = ("live",)
@@ -24,7 +28,7 @@ LIVE_SOURCES = ("live",)
 def render(model: Model) -> str:
     rules = rules_by_id(model)
     lines = []
-    for finding in model["findings"]:
+    for finding in ordered(model["findings"]):
         file, line = _location(finding, rules)
         props = [f"title={escape_property('statuslint (' + finding['rule'] + ')')}"]
         if file:
@@ -37,6 +41,16 @@ def render(model: Model) -> str:
         command = COMMANDS.get(finding["severity"], "warning")
         lines.append(f"::{command} {','.join(props)}::{escape_data(message)}")
     return "".join(line + "\n" for line in lines)
+
+
+def ordered(findings: list[dict]) -> list[dict]:
+    groups = group_findings(findings)
+    firsts = [items[0] for _, _, items in groups]
+    repeats = [f for _, _, items in groups for f in items[1:]]
+    # sorted() is stable: first appearance order within a severity.
+    return sorted(firsts, key=lambda f: -SEVERITY_ORDER.get(f["severity"], 0)) + sorted(
+        repeats, key=lambda f: -SEVERITY_ORDER.get(f["severity"], 0)
+    )
 
 
 def escape_data(text: str) -> str:
