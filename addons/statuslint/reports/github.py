@@ -16,6 +16,7 @@ each (rule, endpoint) before any repeat, so the ones shown are different problem
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -70,8 +71,14 @@ def _location(finding: dict, rules: dict) -> tuple[str | None, int]:
 
 
 def _relative(path: str) -> str:
-    absolute = Path(os.path.abspath(path))
+    # Thousands of findings share a handful of files.
+    return _cached_relative(path, os.getcwd())
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_relative(path: str, cwd: str) -> str:
+    absolute = Path(os.path.abspath(os.path.join(cwd, path)))
     try:
-        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+        return absolute.relative_to(Path(cwd).resolve()).as_posix()
     except ValueError:
         return absolute.as_posix()
