@@ -491,3 +491,26 @@ def test_every_format_renders_an_empty_report() -> None:
     assert sarif.build(model)["runs"][0]["results"] == []
     assert "No findings." in markdown.render(model)
     assert github.render(model) == ""
+
+
+def test_a_broken_format_costs_no_other_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(model: dict[str, Any]) -> str:
+        raise KeyError("boom")
+
+    monkeypatch.setitem(reports.FORMATS, "junit", broken)
+    code, out, err = run_cli(
+        "audit",
+        INPUTS[0],
+        "--fail-on",
+        "none",
+        "-q",
+        "--output",
+        str(tmp_path / "r.xml"),
+        "--output",
+        str(tmp_path / "r.sarif"),
+    )
+    assert code == 2
+    assert err == "statuslint: internal error rendering the junit report: KeyError: 'boom'\n"
+    assert (tmp_path / "r.sarif").is_file() and not (tmp_path / "r.xml").exists()
+    assert "sarif report written to" in out
+    assert out.rstrip().endswith("exit 2: a report could not be rendered or written")

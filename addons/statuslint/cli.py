@@ -179,7 +179,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     written: list[tuple[str, str]] = []
     write_failed = False
     for fmt, path in targets:
-        text = reports.render(report, fmt)
+        try:
+            text = reports.render(report, fmt)
+        except Exception as e:
+            # One broken format must not cost the others, nor the summary and exit status.
+            print(f"statuslint: internal error rendering the {fmt} report: {type(e).__name__}: {e}", file=sys.stderr)
+            write_failed = True
+            continue
         if path is None:
             sys.stdout.write(text)
             continue
@@ -239,7 +245,7 @@ def _report_targets(fmt: str | None, outputs: list[str]) -> list[tuple[str, str 
 def _error_reason(auditor: Auditor, write_failed: bool) -> str:
     reasons = [f"{info.source} could not be read" for info in auditor.inputs if info.error]
     if write_failed:
-        reasons.append("a report could not be written")
+        reasons.append("a report could not be rendered or written")
     return "; ".join(reasons) or "an error occurred"
 
 
