@@ -514,3 +514,20 @@ def test_a_broken_format_costs_no_other_report(tmp_path: Path, monkeypatch: pyte
     assert (tmp_path / "r.sarif").is_file() and not (tmp_path / "r.xml").exists()
     assert "sarif report written to" in out
     assert out.rstrip().endswith("exit 2: a report could not be rendered or written")
+
+
+def test_markdown_fits_a_pull_request_comment() -> None:
+    findings = []
+    for i in range(3000):
+        f = _finding(
+            ("server-error", "unauthorized-without-challenge", "retry-after-missing")[i % 3],
+            ("warning", "error", "info")[i % 3],
+            i,
+            f"/v1/items/{i}?q={'x' * 400}",
+        )
+        f["endpoint"] = f"GET 127.0.0.1:8000 /v1/items{i}/{{id}}"
+        findings.append(f)
+    text = markdown.render(hand_model(findings))
+    assert len(text) <= markdown.MAX_CHARS < 65_536
+    assert "more (rule, endpoint) groups of this severity" in text
+    assert max(len(line) for line in text.splitlines()) < 1000

@@ -5,7 +5,8 @@ endpoint) once (its count and one example), the rule coverage, and the long part
 Everything that comes from traffic (URLs, paths, messages quoting them) is escaped: a
 recorded path may hold ``|``, backticks, HTML or an ``@mention``, and must render as
 the text it is. A comment has a size limit (GitHub: 65,536 characters), so each table
-shows at most ``MAX_ROWS`` groups and says how many more there are.
+shows at most ``MAX_ROWS`` groups and says how many more there are, and fewer where the
+comment would not fit (``MAX_CHARS``); an example cell is cut at ``MAX_CELL`` characters.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from .model import Model, doc_url, group_findings, rules_by_id, where
 
 MAX_ROWS = 50
+MAX_CHARS = 60_000
+MAX_CELL = 300
 SEVERITIES = (("error", "Errors"), ("warning", "Warnings"), ("info", "Info"))
 # Inline markup only: table cells never start a line, so list and heading marks are inert.
 _MARKDOWN_PUNCT = re.compile(r"([\\`*_\[\]~|])")
@@ -36,6 +39,15 @@ def escape(text: Any) -> str:
 
 
 def render(model: Model) -> str:
+    rows = MAX_ROWS
+    text = _render(model, rows)
+    while len(text) > MAX_CHARS and rows > 5:
+        rows //= 2
+        text = _render(model, rows)
+    return text
+
+
+def _render(model: Model, max_rows: int) -> str:
     summary = model["summary"]
     rules = rules_by_id(model)
     sev = summary["by_severity"]
@@ -67,11 +79,11 @@ def render(model: Model) -> str:
         count = sum(len(items) for _, _, items in mine)
         out += [f"### {title}: {_plural(count, 'finding')} in {_plural(len(mine), 'group')}", ""]
         out += ["| rule | endpoint | count | example |", "|---|---|---:|---|"]
-        for rule_id, endpoint, items in mine[:MAX_ROWS]:
-            example = f"{escape(where(items[0]))}: {escape(items[0]['message'])}"
-            out.append(f"| {_rule_link(rule_id, rules)} | {escape(endpoint)} | {len(items)} | {example} |")
-        if len(mine) > MAX_ROWS:
-            out.append(f"\n_and {len(mine) - MAX_ROWS} more (rule, endpoint) groups of this severity_")
+        for rule_id, endpoint, items in mine[:max_rows]:
+            example = escape(_clip(f"{where(items[0])}: {items[0]['message']}"))
+            out.append(f"| {_rule_link(rule_id, rules)} | {escape(_clip(endpoint))} | {len(items)} | {example} |")
+        if len(mine) > max_rows:
+            out.append(f"\n_and {len(mine) - max_rows} more (rule, endpoint) groups of this severity_")
         out.append("")
     if not groups:
         out += ["No findings." if summary["audited"] else "No HTTP answer was audited, so no rule ran.", ""]
@@ -84,7 +96,7 @@ def render(model: Model) -> str:
             out += [f"**{rule['id']}**: {escape(rule['summary'])}", "", _fence(rule["fix"]), ""]
         out += ["</details>", ""]
     out += _never_applied(summary)
-    out += _endpoints(summary)
+    out += _endpoints(summary, max_rows)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -118,11 +130,11 @@ def _never_applied(summary: dict[str, Any]) -> list[str]:
     return [*out, "", "</details>", ""]
 
 
-def _endpoints(summary: dict[str, Any]) -> list[str]:
+def _endpoints(summary: dict[str, Any], max_rows: int) -> list[str]:
     rows = summary["endpoints"]
     if not rows:
         return []
-    shown = sorted(rows, key=lambda r: (-r["findings"], -r["requests"], r["endpoint"]))[:MAX_ROWS]
+    shown = sorted(rows, key=lambda r: (-r["findings"], -r["requests"], r["endpoint"]))[:max_rows]
     out = [f"<details><summary>{_plural(len(rows), 'endpoint')}</summary>", ""]
     out += ["| endpoint | requests | statuses | findings |", "|---|---:|---|---:|"]
     for row in shown:
@@ -144,6 +156,10 @@ def _fence(text: str) -> str:
     while ticks in text:
         ticks += "`"
     return f"{ticks}http\n{text}\n{ticks}"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
 def _plural(n: int, noun: str) -> str:
