@@ -27,7 +27,13 @@ from statuslint.reports.model import SEVERITY_ORDER, fix_summary, rule_json, whe
 
 INPUTS = ("recordings/demo.flows", "recordings/demo.har")
 # The credentials the demo API was called with when the recordings were made.
-SECRETS = ("demo-secret-token-123", "demo-readonly-token-456", "demo-api-key-7f3a9c", "demo-session-cookie-abc123")
+SECRETS = (
+    "demo-secret-token-123",
+    "demo-readonly-token-456",
+    "demo-api-key-7f3a9c",
+    "demo-session-cookie-abc123",
+    "demo-password-hunter2",
+)
 FILES = {"json": "r.json", "sarif": "r.sarif", "junit": "r.xml", "markdown": "r.md"}
 RULES_DOC = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
 
