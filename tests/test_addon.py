@@ -10,7 +10,7 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow
 
-from helpers import http_flow, load_report
+from helpers import SARIF_SCHEMA, http_flow, load_report, sarif_schema_errors
 from statuslint import addon as addon_module
 from statuslint.addon import StatusLint
 from statuslint.flowview import FlowView
@@ -81,6 +81,22 @@ def test_existing_comment_is_kept(sl: StatusLint) -> None:
         assert f.marked == ":no_entry:"
 
 
+def test_comma_separated_reports_are_written_from_one_model(sl: StatusLint, tmp_path: Path) -> None:
+    paths = [tmp_path / "r.json", tmp_path / "r.sarif", tmp_path / "r.xml", tmp_path / "r.md"]
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_report=" , ".join(map(str, paths)))
+        run_flow(sl, http_flow(status=401))
+        sl.done()
+    report = load_report(paths[0])
+    assert [f["rule"] for f in report["findings"]] == ["unauthorized-without-challenge"]
+    sarif = json.loads(paths[1].read_text())
+    assert sarif["runs"][0]["results"][0]["ruleId"] == "unauthorized-without-challenge"
+    if SARIF_SCHEMA.is_file():  # CI always has ../shared; test_reports.py covers the schema in depth
+        assert sarif_schema_errors(sarif) == []
+    assert 'name="unauthorized-without-challenge on GET ' in paths[2].read_text()
+    assert paths[3].read_text().startswith("## statuslint: 1 finding\n")
+
+
 def test_report_written_at_done_in_arrival_order(sl: StatusLint, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     with taddons.context(sl) as tctx:
@@ -137,8 +153,11 @@ def test_status_zero_on_the_wire_is_out_of_range(sl: StatusLint) -> None:
     ("option", "value", "error"),
     [
         ("statuslint_fail_on", "fatal", "statuslint_fail_on: unknown severity 'fatal'"),
-        ("statuslint_report", "report.xml", "cannot tell the report format"),
+        ("statuslint_report", "report.txt", "cannot tell the report format"),
         ("statuslint_report", "/nonexistent-dir/r.json", "directory /nonexistent-dir does not exist"),
+        ("statuslint_report", "r.json,r.txt", "cannot tell the report format of 'r.txt'"),
+        ("statuslint_report", "r.json, r.sarif,/nonexistent-dir/r.md", "directory /nonexistent-dir does not exist"),
+        ("statuslint_report", "r.json,r.json", "statuslint_report: r.json is listed twice"),
         ("statuslint_log", "/nonexistent-dir/f.jsonl", "directory /nonexistent-dir does not exist"),
         ("statuslint_policy", "/nonexistent/p.yaml", "policy file not found"),
         ("statuslint_max_urls", "many", "statuslint_max_urls: expected a whole number, not 'many'"),

@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ import pytest
 from mitmproxy import io as mitmio
 from mitmproxy.http import HTTPFlow
 
-from helpers import BIN, CORPUS, ROOT, free_port, load_report, needs_corpus
+from helpers import BIN, CORPUS, ROOT, free_port, load_report, needs_corpus, needs_sarif_schema, sarif_schema_errors
+from statuslint import reports
 
 HOST = "127.0.0.1"
 MITMDUMP = BIN / "mitmdump"
@@ -729,4 +731,74 @@ def test_cross_flow_rules_live_and_summary_on_demand(demo_api: int, tmp_path: Pa
     assert endpoints[f"GET {HOST}:{demo_api} /v1/books/{{id}}"]["by_status"] == {"200": 1, "404": 2}
     assert report["summary"]["limits"]["max_urls"] == 100
     assert_no_secrets("report.json", report_path.read_text(encoding="utf-8"))
+    assert_no_secrets("statuslint proxy's output", output)
+
+
+# Report formats ------------------------------------------------------------------------
+
+
+@needs_sarif_schema
+def test_live_proxy_writes_every_report_format(demo_api: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One live run, four reports from one model (statuslint proxy --report, repeated,
+    reaches the addon as a comma-separated statuslint_report), each valid and secret-free."""
+    proxy_port = free_port()
+    paths = {
+        fmt: tmp_path / f"live.{suffix}"
+        for fmt, suffix in (("json", "json"), ("sarif", "sarif"), ("junit", "xml"), ("markdown", "md"))
+    }
+    cmd = [
+        STATUSLINT,
+        "proxy",
+        "--reverse",
+        f"http://{HOST}:{demo_api}",
+        "--port",
+        str(proxy_port),
+        "--confdir",
+        tmp_path / "confdir",
+        "--fail-on",
+        "error",
+    ]
+    for path in paths.values():
+        cmd += ["--report", path]
+    with started(cmd, tmp_path, "statuslint", proxy_port) as proc:
+        send_all(opener(), f"http://{HOST}:{proxy_port}", AUDITED_CALLS)
+        code = terminate(proc)
+        output = proc.output()
+    assert code == 1, output[-4000:]
+    for fmt, path in paths.items():
+        assert f"{fmt} report written to {path}" in output
+    assert "exit 1: 1 findings at or above statuslint_fail_on error" in output
+
+    report = load_report(paths["json"])
+    assert_report_contract(report)
+    expected = expected_findings(AUDITED_CALLS)
+    assert finding_keys(report["findings"]) == expected
+
+    doc = json.loads(paths["sarif"].read_text(encoding="utf-8"))
+    assert sarif_schema_errors(doc) == []
+    results = doc["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == [f["rule"] for f in report["findings"]]
+    policy_lines = (ROOT / "policies" / "default.yaml").read_text(encoding="utf-8").splitlines()
+    for result in results:
+        # Live traffic has no file: the result points at its rule in the policy.
+        physical = result["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"] == {"uri": "policies/default.yaml", "uriBaseId": "%SRCROOT%"}
+        assert policy_lines[physical["region"]["startLine"] - 1].strip() == f"- id: {result['ruleId']}"
+
+    junit = ET.fromstring(paths["junit"].read_text(encoding="utf-8"))
+    failures = [c for c in junit.iter("testcase") if c.find("failure") is not None]
+    assert sorted(c.get("classname") for c in failures) == sorted(f"statuslint.{f['rule']}" for f in report["findings"])
+
+    text = paths["markdown"].read_text(encoding="utf-8")
+    assert text.startswith(f"## statuslint: {len(expected)} findings")
+    # The github format has no suffix (it goes to stdout): rendered from the same live model,
+    # in the checkout as CI would.
+    monkeypatch.chdir(ROOT)
+    annotations = reports.render(report, "github")
+    assert len(annotations.splitlines()) == len(expected)
+    assert "file=policies/default.yaml" in annotations
+
+    for fmt, path in paths.items():
+        assert_no_secrets(f"the live {fmt} report", path.read_text(encoding="utf-8"))
+    assert_no_secrets("the live github annotations", annotations)
     assert_no_secrets("statuslint proxy's output", output)

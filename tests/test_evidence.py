@@ -83,7 +83,7 @@ def test_json_report_carries_confidence_and_headers(capsys: pytest.CaptureFixtur
 
 
 def test_terminal_line_shows_evidence_and_confidence(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["audit", DEMO_HAR, "--fail-on", "none"])
+    main(["audit", DEMO_HAR, "--fail-on", "none", "--show-all"])
     lines = capsys.readouterr().out.splitlines()
     line = next(x for x in lines if "unauthorized-without-challenge" in x and "[response" in x)
     assert "www-authenticate: (absent)" in line

@@ -24,6 +24,7 @@ from typing import IO, Any
 import mitmproxy.types
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
+from rich.text import Text
 
 from . import logfilter, reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
@@ -81,7 +82,7 @@ class StatusLint:
         self.policy_label = BUILTIN_NAME
         self.fail_on: Severity | None = None
         self.fail_on_inconclusive = False
-        self.report_path = ""
+        self.report_paths: list[str] = []
         self.log_file: IO[str] | None = None
         self.replay_is_har = False
         self.next_index: dict[str, int] = {}
@@ -108,7 +109,8 @@ class StatusLint:
             "statuslint_report",
             str,
             "",
-            "Write the statuslint audit report to this file at the end; the format follows the suffix (.json).",
+            "Write the statuslint audit report to this file at the end, or to each of a comma-separated list of "
+            f"files; each one's format follows its suffix ({', '.join(reports.SUFFIXES)}).",
         )
         loader.add_option(
             "statuslint_log", str, "", "Append one JSON line per statuslint finding to this file, as it is found."
@@ -236,15 +238,18 @@ class StatusLint:
                 self._fail_startup()
                 raise exceptions.OptionsError(f"statuslint_fail_on: {e}") from None
         if "statuslint_report" in updated:
-            path = ctx.options.statuslint_report.strip()
-            if path:
+            paths = [p.strip() for p in ctx.options.statuslint_report.split(",") if p.strip()]
+            for i, path in enumerate(paths):
+                if path in paths[:i]:
+                    self._fail_startup()
+                    raise exceptions.OptionsError(f"statuslint_report: {path} is listed twice")
                 try:
                     reports.format_for_path(path)
                 except ValueError as e:
                     self._fail_startup()
                     raise exceptions.OptionsError(f"statuslint_report: {e}") from None
                 self._check_writable_dir(path, "statuslint_report")
-            self.report_path = path
+            self.report_paths = paths
         if "statuslint_log" in updated:
             self._open_log(ctx.options.statuslint_log.strip())
         if "listen_host" in updated and not self.running_ and ctx.options.listen_host == "":
@@ -460,29 +465,52 @@ class StatusLint:
             self.log_file = None
         if self.auditor is None:
             return
-        if self.report_path:
-            try:
-                text = reports.render(self._model(), reports.format_for_path(self.report_path))
-                reports.write_atomic(self.report_path, text)
-            except OSError as e:
-                logger.warning(f"statuslint: cannot write report {self.report_path}: {e.strerror or e}")
-                self.exit_code = max(self.exit_code, 2)
-            except Exception:
-                # The summary and the exit status must still come, whatever broke here.
-                logger.exception(f"statuslint: internal error writing report {self.report_path}")
-                self.exit_code = max(self.exit_code, 2)
+        written = self._write_reports() if self.report_paths else []
         if self.write_baseline_path:
             try:
                 reports.write_atomic(self.write_baseline_path, render_baseline(self.auditor.baseline_counts()))
             except OSError as e:
                 logger.warning(f"statuslint: cannot write baseline {self.write_baseline_path}: {e.strerror or e}")
                 self.exit_code = max(self.exit_code, 2)
+        fails = self.auditor.fails(self.fail_on, self.fail_on_inconclusive)
         if self.print_summary:
-            print_summary(self.auditor, console_for(sys.stdout))
-        if self.auditor.fails(self.fail_on, self.fail_on_inconclusive):
+            console = console_for(sys.stdout)
+            full = next((path for path in written if reports.format_for_path(path) == "json"), None)
+            print_summary(self.auditor, console, full_report=full)
+            for path in written:
+                console.print(Text(f"{reports.format_for_path(path)} report written to {path}"))
+            if fails and self.fail_on is not None:
+                count = sum(
+                    n for sev, n in self.auditor.summary()["by_severity"].items() if Severity.parse(sev) >= self.fail_on
+                )
+                console.print(Text(f"exit 1: {count} findings at or above statuslint_fail_on {self.fail_on.label}"))
+        if fails:
             self.exit_code = max(self.exit_code, 1)
         if self.exit_code:
             self._register_exit()
+
+    def _write_reports(self) -> list[str]:
+        """Every report of statuslint_report, from one model; the paths written."""
+        assert self.auditor is not None
+        written: list[str] = []
+        try:
+            model = self._model()
+        except Exception:
+            logger.exception("statuslint: internal error building the report")
+            self.exit_code = max(self.exit_code, 2)
+            return written
+        for path in self.report_paths:
+            try:
+                reports.write_atomic(path, reports.render(model, reports.format_for_path(path)))
+                written.append(path)
+            except OSError as e:
+                logger.warning(f"statuslint: cannot write report {path}: {e.strerror or e}")
+                self.exit_code = max(self.exit_code, 2)
+            except Exception:
+                # The summary and the exit status must still come, whatever broke here.
+                logger.exception(f"statuslint: internal error writing report {path}")
+                self.exit_code = max(self.exit_code, 2)
+        return written
 
     def _register_exit(self) -> None:
         # sys.exit() inside done() would skip the done() of every addon after this one,

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich.text import Text
+
 from . import __version__, reports
 from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
@@ -21,11 +23,13 @@ from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_bas
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import InputError, read_flows, sniff_har
 from .redact import redact_text
+from .reports.model import fail_count
 from .terminal import (
     console_for,
     evidence_suffix,
     print_catalog,
     print_drift,
+    print_finding_groups,
     print_rule,
     print_summary,
     severity_text,
@@ -67,9 +71,21 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("inputs", nargs="+", metavar="FILE", help="mitmproxy flow files and/or HAR files")
     audit.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
     audit.add_argument("--format", "-f", choices=["text", *reports.FORMATS], help="report format (default: text)")
-    audit.add_argument("--output", "-o", help="write the report here (the format follows the suffix if not given)")
+    audit.add_argument(
+        "--output",
+        "-o",
+        action="append",
+        metavar="FILE",
+        help="write a report here; repeatable, one report per file, the format from each suffix "
+        f"({', '.join(f'{s} {n}' for s, n in reports.SUFFIXES.items())}); --format applies to a single --output",
+    )
     audit.add_argument("--fail-on", default="error", help=fail_help + "; default: error")
-    audit.add_argument("--quiet", "-q", action="store_true", help="summary only: do not list each finding")
+    audit.add_argument("--quiet", "-q", action="store_true", help="summary only: do not list the findings")
+    audit.add_argument(
+        "--show-all",
+        action="store_true",
+        help="list every finding as it is found, instead of each (rule, endpoint) once with a count",
+    )
     audit.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     _noise_arguments(audit)
     _limit_arguments(audit)
@@ -84,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("input", metavar="FILE", help="the recording (.flows or HAR)")
     replay.add_argument("--to", required=True, metavar="URL", help="the server to send the requests to")
     replay.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
-    replay.add_argument("--report", help="write the audit report, with the drift, here (.json)")
+    replay.add_argument(
+        "--report", action="append", help="write the audit report, with the drift, here (repeatable; format by suffix)"
+    )
     replay.add_argument("--log", help="append one JSON line per finding to this file")
     replay.add_argument("--fail-on", default="error", help=fail_help + "; default: error")
     replay.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any answer drifted")
@@ -135,7 +153,13 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
     proxy.add_argument("--reverse", metavar="URL", help="reverse-proxy mode in front of this server")
     proxy.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
-    proxy.add_argument("--report", help="write the audit report here when the proxy stops (.json)")
+    proxy.add_argument(
+        "--report",
+        action="append",
+        metavar="FILE",
+        help="write the audit report here when the proxy stops; repeatable, the format from each suffix "
+        f"({', '.join(reports.SUFFIXES)})",
+    )
     proxy.add_argument("--log", help="append one JSON line per finding to this file")
     proxy.add_argument("--fail-on", default="none", help=fail_help + "; default: none")
     proxy.add_argument("--confdir", help="mitmproxy's configuration/CA directory (default: ~/.mitmproxy)")
@@ -234,57 +258,108 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         fail_on = parse_fail_on(args.fail_on)
     except ValueError as e:
         raise UsageError(f"--fail-on: {e}") from None
-    fmt = args.format
-    if fmt is None and args.output:
-        try:
-            fmt = reports.format_for_path(args.output)
-        except ValueError as e:
-            raise UsageError(f"--output: {e}; or give --format") from None
-    fmt = fmt or "text"
-    if fmt == "text" and args.output:
-        raise UsageError("--output needs a machine format: --format json")
-    if args.output and not Path(args.output).parent.is_dir():
-        raise UsageError(f"--output: directory {Path(args.output).parent} does not exist")
+    targets = _report_targets(args.format, args.output or [])
     limits = _limits(args)
     policy, baseline = _noise(args, load_policy(args.policy))
 
-    report_to_stdout = fmt != "text" and not args.output
+    report_to_stdout = any(path is None for _, path in targets)
     # Keep stdout clean for a machine report printed there.
     console = console_for(sys.stderr if report_to_stdout else sys.stdout)
     auditor = Auditor(policy, limits, baseline)
     auditor.gate.record_keys = bool(args.write_baseline)
     failed_input = False
-    list_findings = not args.quiet and fmt == "text"
+    show_findings = not args.quiet and not report_to_stdout
+    stream_findings = show_findings and args.show_all
     for path in args.inputs:
         failed_input |= not _audit_file(
-            auditor, path, console, list_findings=list_findings, progress=not args.no_progress
+            auditor, path, console, list_findings=stream_findings, progress=not args.no_progress
         )
-    if list_findings:
+    if stream_findings:
         # API-level findings rest on all the traffic: they are known now.
         for finding in auditor.api_findings():
             console.print(_finding_line(finding), soft_wrap=True)
 
-    if fmt == "text" or args.output:
-        print_summary(auditor, console)
-    if fmt != "text":
-        text = reports.render(reports.build_model(auditor, args.policy), fmt)
-        if args.output:
-            try:
-                reports.write_atomic(args.output, text)
-            except OSError as e:
-                print(f"statuslint: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
-                return EXIT_ERROR
-        else:
+    # One model for every report and the summary: they all say the same.
+    report = reports.build_model(auditor, args.policy)
+    if show_findings and not args.show_all:
+        print_finding_groups(report, console)
+    written: list[tuple[str, str]] = []
+    write_failed = False
+    for fmt, path in targets:
+        try:
+            text = reports.render(report, fmt)
+        except Exception as e:
+            # One broken format must not cost the others, nor the summary and exit status.
+            print(f"statuslint: internal error rendering the {fmt} report: {type(e).__name__}: {e}", file=sys.stderr)
+            write_failed = True
+            continue
+        if path is None:
             sys.stdout.write(text)
+            continue
+        try:
+            reports.write_atomic(path, text)
+        except OSError as e:
+            print(f"statuslint: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+            write_failed = True
+            continue
+        written.append((fmt, path))
+    if not report_to_stdout:
+        full = next((path for fmt, path in written if fmt == "json"), None)
+        print_summary(auditor, console, summary=report["summary"], full_report=full)
+        for fmt, path in written:
+            console.print(Text(f"{fmt} report written to {path}"))
     if args.write_baseline:
         try:
             reports.write_atomic(args.write_baseline, render_baseline(auditor.baseline_counts()))
         except OSError as e:
             print(f"statuslint: cannot write {args.write_baseline}: {e.strerror or e}", file=sys.stderr)
-            return EXIT_ERROR
-    if failed_input:
+            write_failed = True
+    if failed_input or write_failed:
+        if not report_to_stdout:
+            console.print(Text(f"exit {EXIT_ERROR}: {_error_reason(auditor, write_failed)}"))
         return EXIT_ERROR
-    return EXIT_FINDINGS if auditor.fails(fail_on, args.fail_on_inconclusive) else EXIT_OK
+    if auditor.fails(fail_on, args.fail_on_inconclusive):
+        if not report_to_stdout:
+            assert fail_on is not None
+            count = fail_count(report, fail_on.label)
+            console.print(
+                Text(f"exit {EXIT_FINDINGS}: {count} findings at or above --fail-on {fail_on.label}", style="bold")
+            )
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _report_targets(fmt: str | None, outputs: list[str]) -> list[tuple[str, str | None]]:
+    """(format, path) of each report to write; path None is stdout. One --output (or
+    none) takes --format; several take their formats from their suffixes."""
+    if not outputs:
+        return [] if fmt in (None, "text") else [(fmt, None)]
+    if len(set(outputs)) != len(outputs):
+        twice = next(p for p in outputs if outputs.count(p) > 1)
+        raise UsageError(f"--output: {twice} is given twice")
+    if len(outputs) > 1 and fmt is not None:
+        raise UsageError("--format applies to a single --output; with several, each file's suffix names its format")
+    targets: list[tuple[str, str | None]] = []
+    for path in outputs:
+        chosen = fmt
+        if chosen is None:
+            try:
+                chosen = reports.format_for_path(path)
+            except ValueError as e:
+                raise UsageError(f"--output: {e}; or give --format") from None
+        if chosen == "text":
+            raise UsageError("--output needs a machine format: --format json")
+        if not Path(path).parent.is_dir():
+            raise UsageError(f"--output: directory {Path(path).parent} does not exist")
+        targets.append((chosen, path))
+    return targets
+
+
+def _error_reason(auditor: Auditor, write_failed: bool) -> str:
+    reasons = [f"{info.source} could not be read" for info in auditor.inputs if info.error]
+    if write_failed:
+        reasons.append("a report could not be rendered or written")
+    return "; ".join(reasons) or "an error occurred"
 
 
 def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, progress: bool) -> bool:
@@ -326,9 +401,7 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
     return True
 
 
-def _finding_line(finding: Finding):
-    from rich.text import Text
-
+def _finding_line(finding: Finding) -> Text:
     ref = finding.flow
     if ref is None:
         return Text.assemble(
@@ -464,7 +537,7 @@ def _statuslint_settings(args: argparse.Namespace, limits: Limits) -> dict[str, 
     """The statuslint (and confdir) options of a mitmdump run, from the command line."""
     settings = {
         "statuslint_policy": args.policy,
-        "statuslint_report": args.report or "",
+        "statuslint_report": ",".join(args.report or []),
         "statuslint_log": args.log or "",
         "statuslint_fail_on": args.fail_on,
         "statuslint_max_urls": str(limits.max_urls),
@@ -498,12 +571,15 @@ def _check_outputs(args: argparse.Namespace) -> None:
         parse_fail_on(args.fail_on)
     except ValueError as e:
         raise UsageError(f"--fail-on: {e}") from None
-    for option, value in (("--report", args.report), ("--log", args.log)):
+    report_paths = args.report or []
+    for option, value in [*(("--report", r) for r in report_paths), ("--log", args.log)]:
         if value and not Path(value).parent.is_dir():
             raise UsageError(f"{option}: directory {Path(value).parent} does not exist")
-    if args.report:
+    for path in report_paths:
+        if "," in path:
+            raise UsageError(f"--report: {path}: a report path cannot contain ','")
         try:
-            reports.format_for_path(args.report)
+            reports.format_for_path(path)
         except ValueError as e:
             raise UsageError(f"--report: {e}") from None
 

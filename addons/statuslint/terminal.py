@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
-from typing import IO
+import os
+from typing import IO, Any
 
 from rich.console import Console, Group
 from rich.markdown import Markdown
 from rich.panel import Panel
+from rich.rule import Rule as HorizontalRule
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -16,18 +18,35 @@ from .auditor import Auditor
 from .escape import escape
 from .findings import Finding, Severity
 from .policy import Policy, Rule
+from .reports.model import SEVERITY_ORDER, group_findings, rules_by_id, where
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+# Not a terminal (a CI log, a pipe): lines are as long as they are, never wrapped at 80.
+UNWRAPPED_WIDTH = 4096
+# Horizontal rules stay this wide on an unwrapped console.
+_RULE_WIDTH = 100
 
 
 def console_for(stream: IO[str] | None = None) -> Console:
-    return Console(file=stream, highlight=False, soft_wrap=False)
+    console = Console(file=stream, highlight=False, soft_wrap=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console = Console(file=stream, highlight=False, soft_wrap=False, width=UNWRAPPED_WIDTH)
+    return console
 
 
-def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
-    summary = auditor.summary(top=top)
+def print_summary(
+    auditor: Auditor,
+    console: Console,
+    top: int = 10,
+    summary: dict[str, Any] | None = None,
+    full_report: str | None = None,
+) -> None:
+    """``summary``: the report model's (so the summary shows what the reports say);
+    ``full_report``: a written report that lists every endpoint, named where the
+    summary cuts the list short."""
+    summary = summary if summary is not None else auditor.summary(top=top)
     console.print()
-    console.rule("[bold]statuslint audit summary")
+    console.print(HorizontalRule("[bold]statuslint audit summary"), width=min(console.width, _RULE_WIDTH))
     sev = summary["by_severity"]
     total = sum(sev.values())
     head = Text()
@@ -81,7 +100,7 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
             table.add_row(*cells)
         console.print(table)
 
-    _print_endpoints(summary, console, top)
+    _print_endpoints(summary, console, top, full_report)
     _print_coverage(summary, console)
 
     limits = summary["limits"]
@@ -125,12 +144,10 @@ def _print_noise(summary: dict, console: Console) -> None:
     rows = summary.get("suppressed") or []
     held = sum(r["count"] for r in rows)
     if held:
-        console.print(Text(f"suppressed: {held} findings held back by the policy's suppressions", style="dim"))
-        for row in rows:
-            if row["count"]:
-                console.print(Text(escape(f"  {row['count']} x {row['rule']}: {row['reason']}"), style="dim"))
+        parts = "; ".join(f"{row['rule']} ({row['reason']}): {row['count']}" for row in rows if row["count"])
+        console.print(Text(escape(f"{held} findings suppressed: {parts}"), style="dim"))
     for row in rows:
-        if row["stale"]:
+        if row.get("stale"):
             where = f"stale suppression at {row['origin']}"
             console.print(Text(escape(f"{where}: {row['rule']} matched no finding (remove it?)"), style="yellow"))
 
@@ -140,7 +157,7 @@ def _omitted(limits: dict) -> str:
     return "omitted: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in ("error", "warning", "info"))
 
 
-def _print_endpoints(summary: dict, console: Console, top: int) -> None:
+def _print_endpoints(summary: dict, console: Console, top: int, full_report: str | None = None) -> None:
     rows = summary["endpoints"]
     if not rows:
         return
@@ -162,7 +179,8 @@ def _print_endpoints(summary: dict, console: Console, top: int) -> None:
         )
     console.print(table)
     if len(rows) > len(shown):
-        console.print(Text(f"{len(rows) - len(shown)} more endpoints in the JSON report", style="dim"))
+        where = f"listed in {full_report}" if full_report else "not shown (a .json report lists them all)"
+        console.print(Text(f"{len(rows) - len(shown)} more endpoints {where}", style="dim"))
 
 
 def _print_coverage(summary: dict, console: Console) -> None:
@@ -188,6 +206,36 @@ def _print_coverage(summary: dict, console: Console) -> None:
         for row in coverage["never_applicable"]:
             table.add_row(row["rule"], Text(row["needs"]))
         console.print(table)
+
+
+def print_finding_groups(model: dict[str, Any], console: Console) -> None:
+    """The findings, each (rule, endpoint) once: its count, its first flow and message,
+    and the rule's fix on one line. Most severe first; in order of appearance within a
+    severity. (``--show-all`` lists every finding instead, as it is found.)"""
+    groups = group_findings(model["findings"])
+    if not groups:
+        return
+    rules = rules_by_id(model)
+    groups.sort(key=lambda g: -SEVERITY_ORDER.get(g[2][0]["severity"], 0))
+    count = sum(len(items) for _, _, items in groups)
+    console.print(
+        Text(f"{count} findings in {len(groups)} (rule, endpoint) groups; --show-all lists each one", style="dim")
+    )
+    for rule_id, endpoint, items in groups:
+        first = items[0]
+        line = Text()
+        line.append(first["severity"], style=SEVERITY_STYLE.get(first["severity"], ""))
+        line.append(" ")
+        line.append(rule_id, style="magenta")
+        # Traffic data is text, never rich markup.
+        line.append(f" {escape(endpoint)} ")
+        line.append(f"x{len(items)}", style="bold")
+        line.append(escape(f" first: {where(first)}: {first['message']}"))
+        fix = rules.get(rule_id, {}).get("fix_summary")
+        if fix:
+            line.append(" | fix: ", style="dim")
+            line.append(fix, style="green")
+        console.print(line, soft_wrap=True)
 
 
 def summary_text(auditor: Auditor, width: int = 110) -> str:
