@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mitmproxy import dns, flow, http, tcp, udp
 
 from .endpoints import EndpointTable, Templater, endpoint_name
 from .engine import Engine
+from .exchange import capture
 from .findings import Finding, FlowRef, Severity
 from .flowview import FlowView
 from .policy import Policy, Rule
-from .redact import redact_path, redact_url
+from .redact import Redactor, redact_path
 from .stateful import Hit, Observation, lifecycle, surface
 from .stateful.lifecycle import ResourceLifecycle
 from .stateful.surface import AllowedMethods, MethodSupport, inconsistent_status
@@ -76,6 +77,7 @@ class Auditor:
         self.undecidable: Counter[str] = Counter()
         self.check_evaluated: Counter[str] = Counter()  # stateful check -> flows it was evaluated on
         self.engine = Engine(policy, self.evaluated, self.undecidable)
+        self.redactor = Redactor(policy.redact)
         self.templater = Templater(policy.endpoints)
         self.endpoints = EndpointTable(self.templater, self.limits.max_endpoints)
         self.lifecycle = ResourceLifecycle(self.limits.max_urls, set(), self.check_evaluated)
@@ -102,6 +104,7 @@ class Auditor:
         failed = self.engine.failed_rules
         self.engine = Engine(policy, self.evaluated, self.undecidable)
         self.engine.failed_rules = failed
+        self.redactor = Redactor(policy.redact)
         self.templater.explicit = policy.endpoints
         self._use_checks(policy)
 
@@ -164,7 +167,7 @@ class Auditor:
         template = self.templater.template(view.authority, view.path)
         endpoint = printable(endpoint_name(view.method, view.authority, template))
         # What state across flows keeps of a flow: never a secret, never unbounded.
-        seen = (source, index, view.method, view.status, clip(printable(redact_url(view.url))))
+        seen = (source, index, view.method, view.status, clip(printable(self.redactor.url(view.url))))
         stats = self.endpoints.get(endpoint)
         stats.add(view.status, seen)
         if 200 <= view.status <= 299 and "location" in f.response.headers:
@@ -180,8 +183,25 @@ class Auditor:
             for hit in self._stateful(obs):
                 found.extend(self._findings_for(hit))
         if found:
+            found = self._with_exchange(found, view, seen)
             self._record(found)
         return found
+
+    def _with_exchange(self, found: list[Finding], view: FlowView, seen: tuple) -> list[Finding]:
+        """The findings about this flow with its exchange: captured once, only for a flow
+        with findings, and only while the findings list has room for them."""
+        if self.limits.max_findings and len(self.findings) >= self.limits.max_findings:
+            return found
+        mine = [x.flow is not None and (x.flow.source, x.flow.index) == seen[:2] for x in found]
+        if not any(mine):
+            return found
+        try:
+            exchange = capture(view, self.redactor)
+        except Exception as e:
+            # The finding matters more than its snapshot.
+            self.failed_checks.setdefault("exchange", f"{type(e).__name__}: {e}")
+            return found
+        return [replace(x, exchange=exchange) if m else x for x, m in zip(found, mine, strict=True)]
 
     def _stateful(self, obs: Observation) -> list[Hit]:
         hits: list[Hit] = []

@@ -65,7 +65,9 @@ class FlowRef:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """``flow`` is None for an API-level finding, which rests on ``evidence`` alone."""
+    """``flow`` is None for an API-level finding, which rests on ``evidence`` alone.
+    ``exchange`` is the redacted, bounded snapshot of that flow (statuslint.exchange),
+    shared by the findings of one flow; None where the flow had gone by."""
 
     rule: str
     severity: Severity
@@ -75,6 +77,7 @@ class Finding:
     endpoint: str
     evidence: tuple[FlowRef, ...] = ()
     details: dict[str, Any] | None = None
+    exchange: dict[str, Any] | None = None
 
     def to_json(self, endpoint: str | None = None) -> dict[str, Any]:
         """``endpoint`` replaces the one recorded (templates learned later apply)."""
@@ -89,4 +92,5 @@ class Finding:
         }
         if self.details:
             out["details"] = self.details
+        out["exchange"] = self.exchange
         return out
