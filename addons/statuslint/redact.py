@@ -78,6 +78,8 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 # Always masked, whatever their names look like.
 _ALWAYS_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+# Headers whose value is a URL (query secrets are masked as in any URL).
+_URL_HEADERS = frozenset({"location", "content-location", "referer", "origin"})
 # Headers that only describe what may be sent (CORS), never a secret themselves.
 _NEVER_HEADERS = ("access-control-",)
 # Body excerpts that are not parsed as JSON: "name": "value" and name=value pairs.
@@ -145,9 +147,10 @@ class Redactor:
     def header(self, name: str, value: str) -> str:
         """A header value as it may be shown: cookie names, Set-Cookie attributes and an
         Authorization scheme stay (they say what was sent), the secrets go."""
-        if not self.header_is_secret(name):
-            return value
         low = name.lower()
+        if not self.header_is_secret(name):
+            # URLs and name=value pairs inside other headers (Location, Referer, Link).
+            return self.text(self.url(value) if low in _URL_HEADERS else value)
         if low == "cookie":
             return "; ".join(_mask_cookie(part.strip()) for part in value.split(";") if part.strip())
         if low == "set-cookie":

@@ -10,15 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..auditor import Auditor
-from . import json_report, model
+from . import html, json_report, model
 from .model import Model
 
 Renderer = Callable[[Model], str]
 
 FORMATS: dict[str, Renderer] = {
     "json": json_report.render,
+    "html": html.render,
 }
-SUFFIXES: dict[str, str] = {".json": "json"}
+SUFFIXES: dict[str, str] = {".json": "json", ".html": "html", ".htm": "html"}
 
 
 def format_for_path(path: str) -> str:

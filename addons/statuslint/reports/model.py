@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import __version__
 from ..auditor import Auditor
+from ..policy import Policy
 
 Model = dict[str, Any]
 
@@ -22,4 +23,23 @@ def build(auditor: Auditor, policy_label: str) -> Model:
         "inputs": [{"source": i.source, "flows": i.flows, "error": i.error} for i in auditor.inputs],
         "findings": [f.to_json(auditor.endpoint_of(f)) for f in auditor.ordered_findings()],
         "summary": auditor.summary(),
+        "rules": rule_docs(auditor.policy),
     }
+
+
+def rule_docs(policy: Policy) -> list[dict[str, Any]]:
+    """Every rule's documentation, so a report (the HTML view) explains its findings
+    without the policy file that produced it."""
+    return [
+        {
+            "id": r.id,
+            "severity": r.severity.label,
+            "enabled": r.enabled,
+            "summary": r.summary,
+            "why": r.why,
+            "example": r.example,
+            "fix": r.fix,
+            "reference": r.reference,
+        }
+        for r in policy.rules
+    ]
