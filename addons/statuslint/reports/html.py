@@ -27,7 +27,7 @@ STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 _BAR_WIDTH = 420
 _ROW_HEIGHT = 22
 _ENDPOINTS_CHARTED = 25
-_LABEL_CHARS = 60
+_LABEL_CHARS = 46  # endpoint labels longer than this lose their middle
 
 
 @cache
@@ -159,7 +159,7 @@ def _endpoint_chart(endpoints: list[dict[str, Any]]) -> dict[str, Any]:
         rows.append(
             {
                 "endpoint": label,
-                "label": label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…",
+                "label": _shorten(label, _LABEL_CHARS),
                 "requests": e["requests"],
                 "findings": e.get("findings", 0),
                 "y": i * _ROW_HEIGHT,
@@ -173,3 +173,12 @@ def _endpoint_chart(endpoints: list[dict[str, Any]]) -> dict[str, Any]:
         "more": max(0, len(endpoints) - len(shown)),
         "bar_width": _BAR_WIDTH,
     }
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: its start (method, host) and its end
+    (the last path segments) with an ellipsis between."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 5
+    return text[:head] + "…" + text[len(text) - (limit - head - 1) :]
