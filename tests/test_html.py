@@ -68,6 +68,7 @@ def hostile_flows():
         http_flow("GET", "/v1/reports", 500, body=b'{"error": "boom"}'),
         http_flow("GET", "/v1/teapot", 499, body=b'{"x": 1}'),
         http_flow("DELETE", "/v1/books/2", 200, body=b'{"deleted": true}'),
+        http_flow("GET", "/v1/books/2", 200, body=b'{"id": 2}'),  # served-after-delete: evidence #5
     ]
 
 
@@ -201,6 +202,12 @@ def test_in_a_real_browser(report_page: Path, tmp_path: Path) -> None:
             page.screenshot(path=str(tmp_path / "details.png"), full_page=True)
             hostile.click()
             assert not detail.is_visible()
+
+            # A cross-flow finding shows the flows it rests on.
+            page.locator("tr.finding", has_text="served-after-delete").click()
+            evidence = page.locator("tr.detail", has_text="Evidence flows")
+            assert evidence.is_visible()
+            assert "hostile.flows #5\tDELETE\thttps://api.example.test/v1/books/2\t200" in evidence.inner_text()
 
             # Filters hide rows.
             page.select_option("#f-rule", "created-without-location")
