@@ -169,9 +169,15 @@ def test_exchange_is_bounded() -> None:
     assert body["size"] == 1_000_000 and body["truncated"] is True
     assert len(body["text"]) == exchange.RESPONSE_BODY_LIMIT
     headers = finding.exchange["response"]["headers"]
-    assert len(headers) == exchange.HEADER_LIMIT + 1
-    assert headers[-1] == ["…", f"{201 - exchange.HEADER_LIMIT} more headers not kept"]
+    assert headers[-1] == ["…", f"{201 - (len(headers) - 1)} more headers not kept"]
     assert max(len(v) for _, v in headers) <= exchange.HEADER_VALUE_LIMIT
+    kept = sum(len(n) + len(v) for n, v in headers[:-1])
+    assert exchange.HEADER_BYTES_LIMIT <= kept <= exchange.HEADER_BYTES_LIMIT + exchange.HEADER_VALUE_LIMIT + 128
+    # Many short headers: at most HEADER_LIMIT of them.
+    short = http_flow(status=500, resp_headers={f"X-S{i}": "v" for i in range(100)})
+    headers = _findings(short)[1][0].exchange["response"]["headers"]
+    assert len(headers) == exchange.HEADER_LIMIT + 1
+    assert headers[-1] == ["…", f"{100 - exchange.HEADER_LIMIT} more headers not kept"]
     assert len(json.dumps(finding.exchange)) < 64 * 1024
 
 
@@ -187,7 +193,7 @@ def test_binary_and_streamed_bodies_are_described_not_shown() -> None:
 
 def test_clean_flows_never_pay_for_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr(auditor_module, "capture", lambda *a: calls.append(a) or {"request": {}, "response": {}})
+    monkeypatch.setattr(auditor_module, "capture", lambda *a: calls.append(a) or exchange.capture(*a))
     _, found = _findings(*(http_flow(path=f"/v1/things/{i}") for i in range(20)))
     assert found == [] and calls == []
     _findings(http_flow(status=500))
@@ -209,3 +215,20 @@ def test_a_finding_about_an_earlier_flow_has_no_snapshot() -> None:
     (mismatch,) = [x for x in found if x.rule == "head-get-mismatch"]
     assert mismatch.flow is not None and mismatch.flow.index == 0
     assert mismatch.exchange is None
+
+
+def test_exchanges_stop_at_the_budget_and_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However large the traffic, the exchanges an audit holds stay under a fixed budget;
+    the findings beyond it are kept without one, and the summary says how many."""
+    monkeypatch.setattr(exchange, "BUDGET", 20_000)
+    huge = {f"X-H{i}": "v" * 5000 for i in range(200)}
+    flows = [
+        http_flow(status=500, resp_headers={"Content-Type": "text/plain", **huge}, body=b"x" * 10**5) for _ in range(10)
+    ]
+    a, found = _findings(*flows)
+    kept = [x.exchange for x in found if x.exchange]
+    # The first exchange is whole; each one is at most ~8 KB of headers per message plus the bodies.
+    assert 1 <= len(kept) < len(found)
+    assert all(exchange.size(x) <= 3 * (exchange.HEADER_BYTES_LIMIT + exchange.HEADER_VALUE_LIMIT) + 8192 for x in kept)
+    assert a.exchange_chars < 20_000 + max(exchange.size(x) for x in kept)
+    assert a.summary()["limits"]["exchanges_omitted"] == len(found) - len(kept)

@@ -15,6 +15,7 @@ from typing import Any
 
 from mitmproxy import dns, flow, http, tcp, udp
 
+from . import exchange as exchanges
 from .endpoints import EndpointTable, Templater, endpoint_name
 from .engine import Engine
 from .exchange import capture
@@ -86,6 +87,8 @@ class Auditor:
         self.failed_checks: dict[str, str] = {}
         self.findings: list[Finding] = []
         self.findings_omitted = 0
+        self.exchange_chars = 0  # held by the findings' exchanges (bounded by exchanges.BUDGET)
+        self.exchanges_omitted = 0
         self.inputs: list[InputInfo] = []
         self._input_by_source: dict[str, InputInfo] = {}
         self._use_checks(policy)
@@ -195,12 +198,16 @@ class Auditor:
         mine = [x.flow is not None and (x.flow.source, x.flow.index) == seen[:2] for x in found]
         if not any(mine):
             return found
+        if self.exchange_chars >= exchanges.BUDGET:
+            self.exchanges_omitted += sum(mine)
+            return found
         try:
             exchange = capture(view, self.redactor)
         except Exception as e:
             # The finding matters more than its snapshot.
             self.failed_checks.setdefault("exchange", f"{type(e).__name__}: {e}")
             return found
+        self.exchange_chars += exchanges.size(exchange)
         return [replace(x, exchange=exchange) if m else x for x, m in zip(found, mine, strict=True)]
 
     def _stateful(self, obs: Observation) -> list[Hit]:
@@ -368,6 +375,7 @@ class Auditor:
                 "folded_requests": evicted.requests,
                 "folded_findings": evicted.findings,
                 "findings_omitted": self.findings_omitted,
+                "exchanges_omitted": self.exchanges_omitted,
             },
             "internal_errors": internal,
         }

@@ -9,6 +9,7 @@ findings list (itself capped by ``max_findings``) stays bounded in memory.
 
 from __future__ import annotations
 
+from sys import getsizeof
 from typing import Any
 
 from mitmproxy import http
@@ -21,6 +22,14 @@ RESPONSE_BODY_LIMIT = 4096  # characters of the response body kept
 REQUEST_BODY_LIMIT = 2048
 HEADER_LIMIT = 64  # headers kept per message
 HEADER_VALUE_LIMIT = 512
+HEADER_BYTES_LIMIT = 8192  # characters of names and values kept per message
+# Bytes of memory the exchanges of one audit may hold in all (their strings as Python
+# stores them, plus the lists and dicts around them); beyond it, findings are kept without
+# one. 10,000 findings (the default --max-findings) of ordinary traffic take about 60 MB;
+# traffic of huge or countless headers and bodies cannot push memory past the budget.
+BUDGET = 96 << 20
+_HEADER_COST = getsizeof(["", ""])
+_EXCHANGE_COST = 2000  # the dicts, numbers and short strings of an exchange
 URL_LIMIT = 2048
 # Bodies above this are not parsed as JSON to redact them: their start is redacted as text.
 _PARSE_LIMIT = 1 << 20
@@ -53,14 +62,27 @@ def capture(view: FlowView, redactor: Redactor) -> Exchange:
 
 def _headers(headers: http.Headers, redactor: Redactor) -> list[list[str]]:
     out: list[list[str]] = []
-    items = headers.items(multi=True)
-    for name, value in items:
-        if len(out) == HEADER_LIMIT:
-            out.append(["…", f"{len(headers.fields) - HEADER_LIMIT} more headers not kept"])
+    kept = 0
+    for name, value in headers.items(multi=True):
+        if len(out) == HEADER_LIMIT or kept >= HEADER_BYTES_LIMIT:
+            out.append(["…", f"{len(headers.fields) - len(out)} more headers not kept"])
             break
-        name = printable(name)
-        out.append([clip(name, 128), clip(printable(redactor.header(name, value)), HEADER_VALUE_LIMIT)])
+        name = clip(printable(name), 128)
+        value = clip(printable(redactor.header(name, value)), HEADER_VALUE_LIMIT)
+        kept += len(name) + len(value)
+        out.append([name, value])
     return out
+
+
+def size(exchange: Exchange) -> int:
+    """The memory an exchange holds, near enough: what the budget counts."""
+    total = _EXCHANGE_COST
+    for part in (exchange["request"], exchange["response"]):
+        total += sum(getsizeof(n) + getsizeof(v) + _HEADER_COST for n, v in part["headers"])
+        total += (
+            getsizeof(part["body"]["text"] or "") + getsizeof(part.get("url", "")) + getsizeof(part.get("target", ""))
+        )
+    return total
 
 
 def _body(message: http.Message, content, redactor: Redactor, limit: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
