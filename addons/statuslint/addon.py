@@ -17,17 +17,21 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import mitmproxy.types
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
 
 from . import reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
 from .findings import Finding, Severity, parse_fail_on
+from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
+from .redact import redact_url
 from .terminal import console_for, print_summary, summary_text
 from .urls import printable
 from .yamlsource import PolicyError
@@ -39,8 +43,28 @@ LIMIT_OPTIONS = {
     "statuslint_max_endpoints": "max_endpoints",
     "statuslint_max_findings": "max_findings",
 }
-OPTIONS = ("statuslint_policy", "statuslint_report", "statuslint_log", "statuslint_fail_on", *LIMIT_OPTIONS)
+NOISE_OPTIONS = (
+    "statuslint_select",
+    "statuslint_ignore",
+    "statuslint_api_only",
+    "statuslint_fail_on_inconclusive",
+    "statuslint_baseline",
+    "statuslint_write_baseline",
+)
+OPTIONS = (
+    "statuslint_policy",
+    "statuslint_report",
+    "statuslint_log",
+    "statuslint_fail_on",
+    *NOISE_OPTIONS,
+    *LIMIT_OPTIONS,
+)
 INDEX_KEY = "statuslint.index"
+# A flow's findings, for mitmproxy's ~meta filter and the statuslint.findings command.
+METADATA_KEY = "statuslint"
+# Set by statuslint replay on the flows it sends: where they came from.
+SOURCE_KEY = "statuslint.source"
+REPLAY_INDEX_KEY = "statuslint.replay"
 LIVE_SOURCE = "live"
 
 # mitmproxy's termlog colours by level: findings are warnings (yellow) unless merely
@@ -55,6 +79,7 @@ class StatusLint:
         self.auditor: Auditor | None = None
         self.policy_label = BUILTIN_NAME
         self.fail_on: Severity | None = None
+        self.fail_on_inconclusive = False
         self.report_path = ""
         self.log_file: IO[str] | None = None
         self.replay_is_har = False
@@ -65,6 +90,10 @@ class StatusLint:
         self.forced_loopback = False
         self.limits = Limits()
         self.summary_signal = False
+        # Other addons (statuslint replay) add to the report as it is built.
+        self.report_hooks: list[Callable[[dict[str, Any]], None]] = []
+        self.baseline: Baseline | None = None
+        self.write_baseline_path = ""
 
     # Options ---------------------------------------------------------------------------
 
@@ -87,6 +116,31 @@ class StatusLint:
             "",
             "Exit non-zero at the end when a statuslint finding reaches this severity (error, warning, info); "
             "empty: never.",
+        )
+        loader.add_option(
+            "statuslint_select", str, "", "Run only these statuslint rules (comma-separated ids); empty: all."
+        )
+        loader.add_option("statuslint_ignore", str, "", "Do not run these statuslint rules (comma-separated ids).")
+        loader.add_option(
+            "statuslint_api_only",
+            str,
+            "",
+            "'true': statuslint audits API traffic only (no images, scripts, styles, fonts, pages, beacons).",
+        )
+        loader.add_option(
+            "statuslint_fail_on_inconclusive",
+            str,
+            "",
+            "'true': statuslint_fail_on also counts findings the source cannot prove (default: certain ones only).",
+        )
+        loader.add_option(
+            "statuslint_baseline",
+            str,
+            "",
+            "statuslint baseline file: log and report only findings not in it; fail_on gates on those.",
+        )
+        loader.add_option(
+            "statuslint_write_baseline", str, "", "Write the statuslint findings as a baseline file at the end."
         )
         defaults = Limits()
         for option, field in LIMIT_OPTIONS.items():
@@ -120,19 +174,58 @@ class StatusLint:
             self.limits = Limits(**values)
             if self.auditor is not None:
                 self.auditor.set_limits(self.limits)
-        if "statuslint_policy" in updated:
+        if "statuslint_baseline" in updated:
+            path = ctx.options.statuslint_baseline.strip()
+            try:
+                self.baseline = Baseline.load(path) if path else None
+            except BaselineError as e:
+                self._fail_startup()
+                raise exceptions.OptionsError(f"statuslint_baseline: {e}") from None
+            if self.auditor is not None:
+                self.auditor.gate.baseline = self.baseline
+        if "statuslint_write_baseline" in updated:
+            path = ctx.options.statuslint_write_baseline.strip()
+            if path:
+                self._check_writable_dir(path, "statuslint_write_baseline")
+            self.write_baseline_path = path
+            if self.auditor is not None:
+                self.auditor.gate.record_keys = bool(path)
+        if updated & {"statuslint_policy", "statuslint_select", "statuslint_ignore", "statuslint_api_only"}:
             value = ctx.options.statuslint_policy.strip()
             try:
                 policy = load_policy(value or None)
             except PolicyError as e:
                 self._fail_startup()
                 raise exceptions.OptionsError(f"statuslint_policy: {e}") from None
+            try:
+                policy = select_rules(
+                    policy,
+                    parse_rule_ids([ctx.options.statuslint_select]),
+                    parse_rule_ids([ctx.options.statuslint_ignore]),
+                    option="statuslint_select",
+                )
+            except ValueError as e:
+                self._fail_startup()
+                raise exceptions.OptionsError(str(e)) from None
+            flag = ctx.options.statuslint_api_only.strip().lower()
+            if flag not in ("", "true", "false"):
+                self._fail_startup()
+                raise exceptions.OptionsError(f"statuslint_api_only: expected true or false, not {flag!r}")
+            if flag == "true":
+                policy = api_only(policy)
             self.policy_label = value or BUILTIN_NAME
             if self.auditor is None or not self.running_:
-                self.auditor = Auditor(policy, self.limits)
+                self.auditor = Auditor(policy, self.limits, self.baseline)
+                self.auditor.gate.record_keys = bool(self.write_baseline_path)
             else:
                 self.auditor.use_policy(policy)
                 logger.info("statuslint: policy %s loaded (%d rules)", self.policy_label, len(policy.enabled_rules))
+        if "statuslint_fail_on_inconclusive" in updated:
+            flag = ctx.options.statuslint_fail_on_inconclusive.strip().lower()
+            if flag not in ("", "true", "false"):
+                self._fail_startup()
+                raise exceptions.OptionsError(f"statuslint_fail_on_inconclusive: expected true or false, not {flag!r}")
+            self.fail_on_inconclusive = flag == "true"
         if "statuslint_fail_on" in updated:
             try:
                 self.fail_on = parse_fail_on(ctx.options.statuslint_fail_on)
@@ -234,6 +327,44 @@ class StatusLint:
             return
         logger.info("statuslint: audit summary so far\n%s", summary_text(self.auditor))
 
+    @command.command("statuslint.findings")
+    def findings_command(self, flows: Sequence[flow.Flow]) -> Sequence[str]:
+        """The statuslint findings of these flows (@marked, @focus, @all, or a filter such
+        as "~meta served-after-delete"), one line each."""
+        out = []
+        for f in flows:
+            meta = f.metadata.get(METADATA_KEY)
+            if not isinstance(f, http.HTTPFlow) or not isinstance(meta, dict):
+                continue
+            where = f"{f.request.method} {printable(redact_url(f.request.pretty_url))}"
+            status = f.response.status_code if f.response else "-"
+            for x in meta.get("findings", ()):
+                out.append(f"{where} {status}: {x.get('severity')} {x.get('rule')}: {x.get('message')}")
+        return out
+
+    @command.command("statuslint.report")
+    def report_command(self, path: mitmproxy.types.Path) -> None:
+        """Write the statuslint report of the traffic so far to this file (format from
+        its suffix, e.g. .json)."""
+        if self.auditor is None:
+            raise exceptions.CommandError("statuslint is not auditing")
+        try:
+            fmt = reports.format_for_path(path)
+        except ValueError as e:
+            raise exceptions.CommandError(str(e)) from None
+        try:
+            reports.write_atomic(path, reports.render(self._model(), fmt))
+        except OSError as e:
+            raise exceptions.CommandError(f"cannot write {path}: {e.strerror or e}") from None
+        logger.info(f"statuslint: report written to {path}")
+
+    def _model(self) -> dict[str, Any]:
+        assert self.auditor is not None
+        model = reports.build_model(self.auditor, self.policy_label)
+        for hook in self.report_hooks:
+            hook(model)
+        return model
+
     # Flow events -------------------------------------------------------------------------
 
     def requestheaders(self, f: http.HTTPFlow) -> None:
@@ -273,11 +404,14 @@ class StatusLint:
         source = self._source(f)
         index = self.next_index.get(source, 0)
         self.next_index[source] = index + 1
-        f.metadata[INDEX_KEY] = index
+        # A replayed request keeps its position in the recording.
+        f.metadata[INDEX_KEY] = f.metadata.get(REPLAY_INDEX_KEY, index)
         self.auditor.input(source).flows += 1
         self.auditor.count_flow(f)
 
     def _source(self, f: flow.Flow) -> str:
+        if SOURCE_KEY in f.metadata:
+            return f.metadata[SOURCE_KEY]
         if f.live:
             return LIVE_SOURCE
         return getattr(ctx.options, "rfile", None) or "replay"
@@ -290,6 +424,8 @@ class StatusLint:
         # A stateful finding may be about an earlier flow (a HEAD that failed before its
         # GET worked): that flow has gone by, so only this one is marked.
         if mine:
+            meta = f.metadata.setdefault(METADATA_KEY, {"findings": []})
+            meta["findings"].extend({"rule": x.rule, "severity": x.severity.label, "message": x.message} for x in mine)
             lines = [f"statuslint {x.severity.label} {x.rule}: {x.message}" for x in mine]
             f.marked = _MARKER[max(x.severity for x in mine)]
             f.comment = "\n".join(filter(None, [f.comment, *lines]))
@@ -323,9 +459,7 @@ class StatusLint:
             return
         if self.report_path:
             try:
-                text = reports.render(
-                    reports.build_model(self.auditor, self.policy_label), reports.format_for_path(self.report_path)
-                )
+                text = reports.render(self._model(), reports.format_for_path(self.report_path))
                 reports.write_atomic(self.report_path, text)
             except OSError as e:
                 logger.warning(f"statuslint: cannot write report {self.report_path}: {e.strerror or e}")
@@ -334,9 +468,15 @@ class StatusLint:
                 # The summary and the exit status must still come, whatever broke here.
                 logger.exception(f"statuslint: internal error writing report {self.report_path}")
                 self.exit_code = max(self.exit_code, 2)
+        if self.write_baseline_path:
+            try:
+                reports.write_atomic(self.write_baseline_path, render_baseline(self.auditor.baseline_counts()))
+            except OSError as e:
+                logger.warning(f"statuslint: cannot write baseline {self.write_baseline_path}: {e.strerror or e}")
+                self.exit_code = max(self.exit_code, 2)
         if self.print_summary:
             print_summary(self.auditor, console_for(sys.stdout))
-        if self.auditor.fails(self.fail_on):
+        if self.auditor.fails(self.fail_on, self.fail_on_inconclusive):
             self.exit_code = max(self.exit_code, 1)
         if self.exit_code:
             self._register_exit()

@@ -15,12 +15,14 @@ from typing import Any
 
 from mitmproxy import dns, flow, http, tcp, udp
 
+from . import evidence
 from . import exchange as exchanges
 from .endpoints import EndpointTable, Templater, endpoint_name
 from .engine import Engine
 from .exchange import capture
 from .findings import Finding, FlowRef, Severity
 from .flowview import FlowView
+from .noise import Baseline, Gate, Key, finding_key
 from .policy import Policy, Rule
 from .redact import Redactor, redact_path
 from .stateful import Hit, Observation, lifecycle, surface
@@ -68,12 +70,17 @@ class InputInfo:
 
 
 class Auditor:
-    def __init__(self, policy: Policy, limits: Limits | None = None) -> None:
+    def __init__(self, policy: Policy, limits: Limits | None = None, baseline: Baseline | None = None) -> None:
         self.policy = policy
         self.limits = limits or Limits()
+        # Suppressed (policy) and known (baseline) findings are held back here, counted.
+        self.gate = Gate(policy.suppressions, baseline)
+        self.suppressed_findings: list[tuple[Finding, int]] = []
         self.counts: Counter[str] = Counter()
+        self.out_of_scope: Counter[str] = Counter()  # why: "scope" or a kind of non-API traffic
         self.by_rule: Counter[str] = Counter()
         self.by_severity: Counter[str] = Counter()
+        self.by_severity_certain: Counter[str] = Counter()  # what --fail-on gates on by default
         self.evaluated: Counter[str] = Counter()  # per-flow rule id -> flows it was evaluated on
         self.undecidable: Counter[str] = Counter()
         self.check_evaluated: Counter[str] = Counter()  # stateful check -> flows it was evaluated on
@@ -110,6 +117,11 @@ class Auditor:
         self.redactor = Redactor(policy.redact)
         self.templater.explicit = policy.endpoints
         self._use_checks(policy)
+        if policy.suppressions != self.gate.suppressions:
+            # Counts belong to the suppressions that made them: a new list starts afresh.
+            self.gate.suppressions = policy.suppressions
+            self.gate.suppressed.clear()
+            self.suppressed_findings.clear()
 
     def set_limits(self, limits: Limits) -> None:
         """New limits for a running audit; state above them is forgotten as traffic comes."""
@@ -163,8 +175,10 @@ class Auditor:
             self.counts["status_0"] += 1
             return []
         view = FlowView(f, har=har)
-        if not self.policy.scope.admits(view):
+        why = self.policy.scope.rejects(view)
+        if why is not None:
             self.counts["out_of_scope"] += 1
+            self.out_of_scope[why] += 1
             return []
         self.counts["audited"] += 1
         template = self.templater.template(view.authority, view.path)
@@ -180,11 +194,25 @@ class Auditor:
         for rule, message in self.engine.violations(view):
             if ref is None:
                 ref = FlowRef.from_seen(seen)
-            found.append(Finding(rule.id, rule.severity, message, rule.reference, ref, endpoint))
+            seen_by_rule = evidence.looks_at(rule.when_yaml, rule.require_yaml)
+            found.append(
+                Finding(
+                    rule.id,
+                    rule.severity,
+                    message,
+                    rule.reference,
+                    ref,
+                    endpoint,
+                    confidence=evidence.confidence(view, seen_by_rule),
+                    headers=evidence.headers(view, seen_by_rule) or None,
+                )
+            )
         if self.check_rules:
             obs = Observation(view, seen, template, endpoint, printable(redact_path(view.path)))
             for hit in self._stateful(obs):
                 found.extend(self._findings_for(hit))
+        if found and self.gate.active:
+            found = self._admit(found)
         if found:
             found = self._with_exchange(found, view, seen)
             self._record(found)
@@ -209,6 +237,20 @@ class Auditor:
             return found
         self.exchange_chars += exchanges.size(exchange)
         return [replace(x, exchange=exchange) if m else x for x, m in zip(found, mine, strict=True)]
+
+    def _admit(self, found: list[Finding]) -> list[Finding]:
+        """The findings to report; suppressed and known ones are counted and held back."""
+        kept = []
+        for finding in found:
+            endpoint = self.endpoint_of(finding)
+            i = self.gate.suppression_for(finding, endpoint)
+            if i is not None:
+                self.gate.suppressed[i] += 1
+                if not self.limits.max_findings or len(self.suppressed_findings) < self.limits.max_findings:
+                    self.suppressed_findings.append((finding, i))
+            elif self.gate.admit(finding, endpoint):
+                kept.append(finding)
+        return kept
 
     def _stateful(self, obs: Observation) -> list[Hit]:
         hits: list[Hit] = []
@@ -252,8 +294,12 @@ class Auditor:
 
     def _record(self, found: list[Finding]) -> None:
         for finding in found:
+            if not self.gate.active:
+                self.gate.note(finding_key(finding.rule, self.endpoint_of(finding)))
             self.by_rule[finding.rule] += 1
             self.by_severity[finding.severity.label] += 1
+            if finding.confidence == evidence.CERTAIN:
+                self.by_severity_certain[finding.severity.label] += 1
             stats = self.endpoints.stats.get(self.templater.canonical_endpoint(finding.endpoint))
             if stats is not None:
                 stats.findings += 1
@@ -263,8 +309,30 @@ class Auditor:
                 self.findings.append(finding)
 
     def api_findings(self) -> list[Finding]:
-        """API-level findings (inconsistent-status), from the traffic so far. They are
-        computed, not accumulated: the majority can change as traffic comes in."""
+        """API-level findings to report (inconsistent-status), from the traffic so far.
+        They are computed, not accumulated: the majority can change as traffic comes in."""
+        return self._api_split()[0]
+
+    def _api_split(self) -> tuple[list[Finding], list[tuple[Finding, int]], list[Finding]]:
+        """API-level findings as (reported, suppressed with the suppression's index, known)."""
+        found = self._api_all()
+        if not self.gate.active:
+            return found, [], []
+        kept: list[Finding] = []
+        suppressed: list[tuple[Finding, int]] = []
+        known: list[Finding] = []
+        for finding in found:
+            endpoint = self.endpoint_of(finding)
+            i = self.gate.suppression_for(finding, endpoint)
+            if i is not None:
+                suppressed.append((finding, i))
+            elif self.gate.is_known(finding, endpoint):
+                known.append(finding)
+            else:
+                kept.append(finding)
+        return kept, suppressed, known
+
+    def _api_all(self) -> list[Finding]:
         if surface.INCONSISTENT not in self.check_rules:
             return []
         out: list[Finding] = []
@@ -282,13 +350,16 @@ class Auditor:
         api = self.api_findings() if api is None else api
         return self.by_rule + Counter(f.rule for f in api)
 
-    def worst_severity(self) -> Severity | None:
-        present = [Severity.parse(s) for s, n in self.by_severity.items() if n]
-        present += [f.severity for f in self.api_findings()]
+    def worst_severity(self, inconclusive: bool = False) -> Severity | None:
+        """The most severe finding so far; inconclusive ones only when asked."""
+        counts = self.by_severity if inconclusive else self.by_severity_certain
+        present = [Severity.parse(s) for s, n in counts.items() if n]
+        present += [f.severity for f in self.api_findings() if inconclusive or f.confidence == evidence.CERTAIN]
         return max(present) if present else None
 
-    def fails(self, threshold: Severity | None) -> bool:
-        worst = self.worst_severity()
+    def fails(self, threshold: Severity | None, inconclusive: bool = False) -> bool:
+        """Whether a finding reaches ``threshold`` (certain ones only, unless ``inconclusive``)."""
+        worst = self.worst_severity(inconclusive)
         return threshold is not None and worst is not None and worst >= threshold
 
     def ordered_findings(self) -> list[Finding]:
@@ -342,6 +413,49 @@ class Auditor:
             "disabled": [r.id for r in self.policy.rules if not r.enabled],
         }
 
+    def all_suppressed(self) -> list[tuple[Finding, int]]:
+        """Suppressed findings kept for the report (flow-level first), with the index of
+        the suppression that held each back."""
+        return self.suppressed_findings + self._api_split()[1]
+
+    def suppression_rows(self) -> list[dict[str, Any]]:
+        """Per suppression of the policy: how many findings it held back (0: stale)."""
+        counts = Counter(self.gate.suppressed)
+        counts.update(i for _, i in self._api_split()[1])
+        enabled = {r.id for r in self.policy.enabled_rules}
+        rows = []
+        for i, s in enumerate(self.gate.suppressions):
+            row = s.to_json(counts[i])
+            # A suppression of a rule that did not run says nothing about the traffic.
+            row["stale"] = not counts[i] and s.rule in enabled
+            rows.append(row)
+        return rows
+
+    def baseline_summary(self, reported: int) -> dict[str, int] | None:
+        """new / known / fixed against the baseline, or None without one."""
+        baseline = self.gate.baseline
+        if baseline is None:
+            return None
+        _, _, api_known = self._api_split()
+        seen = set(self.gate.seen_known)
+        seen.update(finding_key(f.rule, self.endpoint_of(f)) for f in api_known)
+        return {
+            "new": reported,
+            "known": self.gate.known + len(api_known),
+            "fixed": sum(1 for key in baseline.counts if key not in seen),
+        }
+
+    def baseline_counts(self) -> Counter[Key]:
+        """Every unsuppressed finding so far by key (reported and known), with the
+        endpoint templates learned since: what --write-baseline records."""
+        counts: Counter[Key] = Counter()
+        for (rule, method, host, template), n in self.gate.keys.items():
+            endpoint = self.templater.canonical_endpoint(f"{method} {host} {template}")
+            counts[finding_key(rule, endpoint)] += n
+        kept, _, known = self._api_split()
+        counts.update(finding_key(f.rule, self.endpoint_of(f)) for f in kept + known)
+        return counts
+
     def endpoint_rows(self) -> list[dict[str, Any]]:
         """Every tracked endpoint, busiest first."""
         rows = [stats.to_json(e) for e, stats in self.endpoints.items()]
@@ -361,7 +475,9 @@ class Auditor:
             "audited": self.counts["audited"],
             "by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
             "by_severity": {s: by_severity.get(s, 0) for s in ("error", "warning", "info")},
+            "inconclusive": sum(self.by_severity.values()) - sum(self.by_severity_certain.values()),
             "not_audited": self.not_audited(),
+            "out_of_scope": dict(sorted(self.out_of_scope.items(), key=lambda kv: (-kv[1], kv[0]))),
             "websocket_messages": self.counts["websocket_messages"],
             "top_endpoints": [{"endpoint": e, "findings": n} for e, n in offenders[:top]],
             "endpoints": self.endpoint_rows(),
@@ -378,4 +494,6 @@ class Auditor:
                 "exchanges_omitted": self.exchanges_omitted,
             },
             "internal_errors": internal,
+            "suppressed": self.suppression_rows(),
+            "baseline": self.baseline_summary(sum(by_severity.values())),
         }

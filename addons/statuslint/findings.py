@@ -77,6 +77,10 @@ class Finding:
     endpoint: str
     evidence: tuple[FlowRef, ...] = ()
     details: dict[str, Any] | None = None
+    # "inconclusive" where the source cannot prove it (a body seen only through a HAR).
+    confidence: str = "certain"
+    # The headers the rule looked at, as the flow had them (redacted; None: absent).
+    headers: dict[str, dict[str, str | None]] | None = None
     exchange: dict[str, Any] | None = None
 
     def to_json(self, endpoint: str | None = None) -> dict[str, Any]:
@@ -89,7 +93,10 @@ class Finding:
             "endpoint": endpoint or self.endpoint,
             "flow": self.flow.to_json() if self.flow else None,
             "evidence": [e.to_json() for e in self.evidence],
+            "confidence": self.confidence,
         }
+        if self.headers:
+            out["headers"] = self.headers
         if self.details:
             out["details"] = self.details
         out["exchange"] = self.exchange

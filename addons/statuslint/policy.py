@@ -21,14 +21,16 @@ from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
 from .endpoints import PathTemplate
 from .findings import Severity
 from .flowview import FlowView
+from .noise import Suppression, parse_suppressions
 from .redact import RedactConfig, redact_path
 from .stateful import CHECKS
+from .traffic import non_api_kind
 from .urls import printable
 from .yamlsource import LineDict, LineList, PolicyError, load_yaml
 
 BUILTIN_NAME = "default"
 
-POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules", "redact")
+POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules", "suppress", "redact")
 REDACT_KEYS = ("headers", "query", "json_fields")
 RULE_KEYS = (
     "id",
@@ -47,7 +49,7 @@ RULE_KEYS = (
 )
 DOC_KEYS = ("why", "example", "fix", "reference")
 OVERRIDE_KEYS = ("severity", "enabled", "exclude_paths")
-SCOPE_KEYS = ("include", "exclude")
+SCOPE_KEYS = ("include", "exclude", "api_only")
 SCOPE_FILTER_KEYS = ("hosts", "paths", "methods")
 MESSAGE_FIELDS = ("method", "status", "path", "host")
 RULE_ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
@@ -112,12 +114,21 @@ class Rule:
 class Scope:
     include: list[Predicate] = field(default_factory=list)
     exclude: list[Predicate] = field(default_factory=list)
+    api_only: bool = False  # leave out images, scripts, styles, fonts, pages, beacons
 
     def admits(self, view: FlowView) -> bool:
-        return all(p(view) for p in self.include) and not any(p(view) for p in self.exclude)
+        return self.rejects(view) is None
+
+    def rejects(self, view: FlowView) -> str | None:
+        """Why a flow is out of scope ("scope" or the kind of non-API traffic), or None."""
+        if not all(p(view) for p in self.include) or any(p(view) for p in self.exclude):
+            return "scope"
+        if self.api_only:
+            return non_api_kind(view)
+        return None
 
     def extend(self, other: Scope) -> Scope:
-        return Scope(self.include + other.include, self.exclude + other.exclude)
+        return Scope(self.include + other.include, self.exclude + other.exclude, self.api_only or other.api_only)
 
 
 @dataclass
@@ -128,6 +139,7 @@ class Policy:
     rules: list[Rule]
     scope: Scope
     endpoints: tuple[PathTemplate, ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
     # Names whose values are masked in every output, beyond the built-in lists.
     redact: RedactConfig = field(default_factory=RedactConfig)
 
@@ -211,13 +223,26 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
         idx = known[rule_id]
         rules[idx] = _override(rules[idx], change, line, compiler, source)
 
+    suppressions = (
+        parse_suppressions(doc["suppress"], doc.line_of("suppress"), source, known, compiler)
+        if "suppress" in doc
+        else ()
+    )
     if parent:
+        suppressions = parent.suppressions + suppressions
         scope = parent.scope.extend(scope)
         # This policy's templates are tried first: the more specific file wins.
         endpoints += tuple(t for t in parent.endpoints if t.text not in {e.text for e in endpoints})
         redact = parent.redact.extend(redact)
     return Policy(
-        name=name, source=source, description=description, rules=rules, scope=scope, endpoints=endpoints, redact=redact
+        name=name,
+        source=source,
+        description=description,
+        rules=rules,
+        scope=scope,
+        endpoints=endpoints,
+        suppressions=suppressions,
+        redact=redact,
     )
 
 
@@ -379,8 +404,8 @@ def _scope(doc: LineDict, compiler: ConditionCompiler, source: str) -> Scope:
     if not isinstance(node, LineDict):
         raise PolicyError(source, doc.line_of("scope"), "'scope' takes a mapping with 'include' and/or 'exclude'")
     _check_keys(node, SCOPE_KEYS, source, "scope")
-    scope = Scope()
-    for part in SCOPE_KEYS:
+    scope = Scope(api_only=_bool(node, "api_only", source, default=False))
+    for part in ("include", "exclude"):
         if part not in node:
             continue
         filters = node[part]

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .auditor import Auditor
-from .findings import Severity
+from .findings import Finding, Severity
 from .policy import Policy, Rule
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -42,9 +42,15 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         if summary["websocket_messages"]:
             parts.append(f"{summary['websocket_messages']} websocket messages")
         console.print(Text("not audited as HTTP answers: " + ", ".join(parts), style="dim"))
+    why = summary.get("out_of_scope") or {}
+    if why:
+        parts = [f"{n} {'outside the policy scope' if kind == 'scope' else kind}" for kind, n in why.items()]
+        console.print(Text("out of scope: " + ", ".join(parts), style="dim"))
     for info in auditor.inputs:
         if info.error:
             console.print(Text(f"input error: {info.source}: {info.error}", style="bold red"))
+
+    _print_noise(summary, console)
 
     coverage = {row["rule"]: row for row in summary["coverage"]["rules"]}
     if summary["by_rule"]:
@@ -90,8 +96,39 @@ def print_summary(auditor: Auditor, console: Console, top: int = 10) -> None:
         )
     for rule_id, error in summary["internal_errors"].items():
         console.print(Text(f"internal error in {rule_id}: {error} (it was skipped where it failed)", style="red"))
+    if summary.get("inconclusive"):
+        console.print(
+            Text(
+                f"{summary['inconclusive']} findings are inconclusive (the source cannot prove them, e.g. a body seen "
+                "only through a HAR export): --fail-on counts them only with --fail-on-inconclusive",
+                style="dim",
+            )
+        )
     if not total and summary["audited"]:
         console.print(Text("No findings.", style="green"))
+
+
+def _print_noise(summary: dict, console: Console) -> None:
+    """What suppressions and the baseline held back: a quiet report still says so."""
+    baseline = summary.get("baseline")
+    if baseline is not None:
+        console.print(
+            Text(
+                f"baseline: {baseline['new']} new findings reported, {baseline['known']} known (in the baseline), "
+                f"{baseline['fixed']} baseline entries not seen again"
+            )
+        )
+    rows = summary.get("suppressed") or []
+    held = sum(r["count"] for r in rows)
+    if held:
+        console.print(Text(f"suppressed: {held} findings held back by the policy's suppressions", style="dim"))
+        for row in rows:
+            if row["count"]:
+                console.print(Text(f"  {row['count']} x {row['rule']}: {row['reason']}", style="dim"))
+    for row in rows:
+        if row["stale"]:
+            where = f"stale suppression at {row['origin']}"
+            console.print(Text(f"{where}: {row['rule']} matched no finding (remove it?)", style="yellow"))
 
 
 def _print_endpoints(summary: dict, console: Console, top: int) -> None:
@@ -190,3 +227,99 @@ def print_rule(rule: Rule, console: Console) -> None:
 
 def severity_text(severity: Severity) -> Text:
     return Text(severity.label, style=SEVERITY_STYLE[severity.label])
+
+
+def print_drift(model: dict, console: Console) -> None:
+    """The drift between two audits (``statuslint diff``, ``statuslint replay``)."""
+    summary = model["summary"]
+    console.print()
+    console.rule("[bold]statuslint drift")
+    before, after = model["before"], model["after"]
+    console.print(
+        Text(
+            f"before: {', '.join(i['source'] for i in before['inputs'])}; "
+            f"after: {', '.join(i['source'] for i in after['inputs'])}"
+            + (" (endpoints matched without their host)" if model["matched_without_host"] else "")
+        )
+    )
+    changed = [e for e in model["endpoints"] if e["change"] != "same codes"]
+    if changed:
+        table = Table(title="Endpoints that changed", title_justify="left", expand=False)
+        table.add_column("endpoint", overflow="fold")
+        table.add_column("change", no_wrap=True)
+        table.add_column("before", overflow="fold")
+        table.add_column("after", overflow="fold")
+        for row in changed:
+            table.add_row(
+                Text(row["endpoint"]),
+                row["change"],
+                " ".join(f"{code}:{n}" for code, n in row["before"].items()),
+                " ".join(f"{code}:{n}" for code, n in row["after"].items()),
+            )
+        console.print(table)
+    for kind, style in (("new", "yellow"), ("fixed", "green")):
+        rows = model["findings"][kind]
+        if not rows:
+            continue
+        console.print(Text(f"Findings {kind} ({len(rows)}):", style=f"bold {style}"))
+        for row in rows:
+            count = row["count_after"] if kind == "new" else row["count_before"]
+            console.print(
+                Text.assemble(
+                    "  ",
+                    (row["severity"], SEVERITY_STYLE[row["severity"]]),
+                    " ",
+                    (row["rule"], "magenta"),
+                    f" {row['endpoint']} (x{count}): {row['message']}",
+                ),
+                soft_wrap=True,
+            )
+    console.print(
+        Text(
+            f"{summary['endpoints']} endpoints: {summary['appeared']} appeared, {summary['vanished']} vanished, "
+            f"{summary['codes_changed']} with changed status codes; findings: {summary['findings_new']} new, "
+            f"{summary['findings_fixed']} fixed"
+        )
+    )
+    if not summary["drift"]:
+        console.print(Text("No drift.", style="green"))
+
+
+def print_replay_drift(drift: list[dict], answered: int, unanswered: int, console: Console) -> None:
+    """What ``statuslint replay`` found changed since the recording."""
+    console.print()
+    console.rule("[bold]statuslint replay drift")
+    if drift:
+        table = Table(title="Requests whose answer drifted", title_justify="left", expand=False)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("request", overflow="fold")
+        table.add_column("changed", overflow="fold")
+        table.add_column("before", no_wrap=True)
+        table.add_column("after", no_wrap=True)
+        for row in drift:
+            before, after = row["before"], row["after"]
+            table.add_row(
+                str(row["index"]),
+                Text(f"{row['method']} {row['url']}"),
+                ", ".join(row["changed"]),
+                str(before["status"]),
+                str(after["status"]) if after["status"] is not None else Text(after.get("error", "-"), style="red"),
+            )
+        console.print(table)
+    line = f"{answered} requests replayed, {len(drift)} drifted"
+    if unanswered:
+        line += f", {unanswered} never answered"
+    console.print(Text(line, style="yellow" if drift or unanswered else "green"))
+
+
+def evidence_suffix(finding: Finding) -> str:
+    """What a finding line adds after its message: the headers its rule looked at, and
+    whether the source could prove it."""
+    parts = []
+    for side, headers in (finding.headers or {}).items():
+        shown = ", ".join(f"{name}: {'(absent)' if value is None else value}" for name, value in headers.items())
+        parts.append(f"{side} {shown}")
+    text = f" [{'; '.join(parts)}]" if parts else ""
+    if finding.confidence != "certain":
+        text += f" ({finding.confidence})"
+    return text

@@ -1,4 +1,4 @@
-"""The JSON report: the report model as it is, a contract other tools and CI jobs read."""
+"""The JSON report: the report model, a contract other tools and CI jobs read."""
 
 from __future__ import annotations
 
@@ -8,4 +8,6 @@ from .model import Model
 
 
 def render(model: Model) -> str:
-    return json.dumps(model, indent=2, ensure_ascii=False) + "\n"
+    # Suppressed findings leave the JSON report; summary.suppressed counts them.
+    doc = {k: v for k, v in model.items() if k != "suppressed_findings"}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

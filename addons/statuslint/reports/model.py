@@ -17,7 +17,10 @@ Model = dict[str, Any]
 
 
 def build(auditor: Auditor, policy_label: str) -> Model:
-    return {
+    """The report. ``suppressed_findings`` (present only when a suppression held findings
+    back) is for formats that can carry them as suppressed, like SARIF; the others leave
+    them out, as a suppressed finding leaves every output."""
+    model: Model = {
         "tool": {"name": "statuslint", "version": __version__},
         "policy": policy_label,
         "inputs": [{"source": i.source, "flows": i.flows, "error": i.error} for i in auditor.inputs],
@@ -25,6 +28,17 @@ def build(auditor: Auditor, policy_label: str) -> Model:
         "summary": auditor.summary(),
         "rules": rule_docs(auditor.policy),
     }
+    suppressed = auditor.all_suppressed()
+    if suppressed:
+        rows = auditor.gate.suppressions
+        model["suppressed_findings"] = [
+            {
+                **f.to_json(auditor.endpoint_of(f)),
+                "suppression": {"rule": rows[i].rule, "reason": rows[i].reason, "origin": rows[i].origin},
+            }
+            for f, i in suppressed
+        ]
+    return model
 
 
 def rule_docs(policy: Policy) -> list[dict[str, Any]]:
