@@ -59,7 +59,8 @@ def test_header_values_keep_what_is_not_secret() -> None:
     assert r.header("Cookie", "a=1; b=2") == "a=[redacted]; b=[redacted]"
     assert r.header("Set-Cookie", "sid=x; Path=/; Secure") == "sid=[redacted]; Path=/; Secure"
     assert r.header("X-Api-Key", "k") == "[redacted]"
-    assert r.header("Location", "/next?token=t&page=2") == "/next?token=[redacted]&page=2"
+    assert r.header("Location", "/next?token=t&page=2") == "/next?token=REDACTED&page=2"
+    assert r.header("Link", "</p?access_token=t>; rel=next") == "</p?access_token=[redacted]>; rel=next"
     assert r.header("WWW-Authenticate", 'Bearer realm="api"') == 'Bearer realm="api"'
     assert r.header("Cache-Control", "max-age=60") == "max-age=60"
 
@@ -232,3 +233,22 @@ def test_exchanges_stop_at_the_budget_and_are_counted(monkeypatch: pytest.Monkey
     assert all(exchange.size(x) <= 3 * (exchange.HEADER_BYTES_LIMIT + exchange.HEADER_VALUE_LIMIT) + 8192 for x in kept)
     assert a.exchange_chars < 20_000 + max(exchange.size(x) for x in kept)
     assert a.summary()["limits"]["exchanges_omitted"] == len(found) - len(kept)
+
+
+def test_evidence_headers_follow_the_policys_redact_lists(tmp_path: Path) -> None:
+    """The headers a rule looked at (Finding.headers) are masked like the exchange."""
+    policy = _policy(
+        tmp_path,
+        """
+        extends: default
+        redact: {headers: ["X-Internal-*"]}
+        rules:
+          - id: no-internal-headers
+            severity: info
+            summary: internal headers leak out
+            require: {response_header: {X-Internal-Trace: absent, Set-Cookie: absent}}
+        """,
+    )
+    f = http_flow(resp_headers={"Content-Type": "application/json", "X-Internal-Trace": "t-1", "Set-Cookie": "sid=s"})
+    (finding,) = [x for x in _findings(f, policy=load_policy(policy))[1] if x.rule == "no-internal-headers"]
+    assert finding.headers == {"response": {"x-internal-trace": "[redacted]", "set-cookie": "sid=[redacted]"}}

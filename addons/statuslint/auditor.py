@@ -204,7 +204,7 @@ class Auditor:
                     ref,
                     endpoint,
                     confidence=evidence.confidence(view, seen_by_rule),
-                    headers=evidence.headers(view, seen_by_rule) or None,
+                    headers=evidence.headers(view, seen_by_rule, self.redactor) or None,
                 )
             )
         if self.check_rules:

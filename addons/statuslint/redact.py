@@ -149,8 +149,8 @@ class Redactor:
         Authorization scheme stay (they say what was sent), the secrets go."""
         low = name.lower()
         if not self.header_is_secret(name):
-            # URLs and name=value pairs inside other headers (Location, Referer, Link).
-            return self.text(self.url(value) if low in _URL_HEADERS else value)
+            # A URL (Location, Referer) is masked as URLs are; name=value pairs in others (Link).
+            return self.url(value) if low in _URL_HEADERS else self.text(value)
         if low == "cookie":
             return "; ".join(_mask_cookie(part.strip()) for part in value.split(";") if part.strip())
         if low == "set-cookie":
