@@ -136,6 +136,18 @@ def test_recorded_markup_stays_text() -> None:
     assert "hostile-secret-1" not in page
 
 
+def test_suppressed_findings_are_counted_not_listed(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("extends: default\nsuppress:\n  - rule: server-error\n    reason: backend <being> replaced\n")
+    a = Auditor(load_policy(policy))
+    for i, f in enumerate(hostile_flows()):
+        a.feed(f, i, "hostile.flows")
+    page = reports.render(reports.build_model(a, "p"), "html")
+    assert "<code>server-error</code>: 1 finding, because backend &lt;being&gt; replaced" in page
+    rows = [attrs for t, attrs in parse(page).tags if t == "tr" and attrs.get("class") == "finding"]
+    assert rows and "server-error" not in {r["data-rule"] for r in rows}
+
+
 def test_empty_report_renders() -> None:
     page, model = render([])
     assert model["findings"] == []

@@ -69,6 +69,10 @@ def view(model: Model) -> dict[str, Any]:
             "endpoints": sorted({r["endpoint"] for r in rows}),
         },
         "omitted": summary.get("limits", {}).get("findings_omitted", 0),
+        # Noise control (suppress:, --baseline), where the audit had it.
+        "suppressed": [s for s in summary.get("suppressed") or [] if s.get("count")],
+        "stale": [s for s in summary.get("suppressed") or [] if s.get("stale")],
+        "baseline": summary.get("baseline"),
         "never_applicable": summary.get("coverage", {}).get("never_applicable", []),
         "data": {
             "findings": [_finding_data(f) for f in findings],
