@@ -77,6 +77,7 @@ _SECRET_NAME = re.compile(
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 # Always masked, whatever their names look like.
+_NAME_CACHE = 1024
 _ALWAYS_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 # Headers whose value is a URL (query secrets are masked as in any URL).
 _URL_HEADERS = frozenset({"location", "content-location", "referer", "origin"})
@@ -128,15 +129,23 @@ class Redactor:
         self._headers = _matcher(self.config.headers)
         self._query = _matcher(self.config.query)
         self._fields = _matcher(self.config.json_fields)
+        # Header names repeat from flow to flow: decide each once (bounded: names come from traffic).
+        self._header_names: dict[str, bool] = {}
 
     def query_is_secret(self, name: str) -> bool:
         return bool(_SECRET_PARAM.search(name)) or self._query(name)
 
     def header_is_secret(self, name: str) -> bool:
+        known = self._header_names.get(name)
+        if known is not None:
+            return known
         low = name.lower()
-        if low in _ALWAYS_HEADERS or self._headers(low):
-            return True
-        return not low.startswith(_NEVER_HEADERS) and looks_secret(name)
+        secret = low in _ALWAYS_HEADERS or self._headers(low)
+        secret = secret or (not low.startswith(_NEVER_HEADERS) and looks_secret(name))
+        if len(self._header_names) >= _NAME_CACHE:
+            self._header_names.clear()
+        self._header_names[name] = secret
+        return secret
 
     def field_is_secret(self, name: str) -> bool:
         return looks_secret(name) or self._fields(name)
@@ -185,7 +194,10 @@ class Redactor:
         def form_pair(m: re.Match[str]) -> str:
             return f"{m[1]}={VALUE_MASK}" if self._form_is_secret(m[1]) else m[0]
 
-        return _TEXT_FORM_PAIR.sub(form_pair, _TEXT_JSON_PAIR.sub(json_pair, text))
+        # Most header values hold neither kind of pair: skip the regexes for them.
+        if '"' in text:
+            text = _TEXT_JSON_PAIR.sub(json_pair, text)
+        return _TEXT_FORM_PAIR.sub(form_pair, text) if "=" in text else text
 
     def _form_is_secret(self, name: str) -> bool:
         return self.query_is_secret(name) or self.field_is_secret(name)
