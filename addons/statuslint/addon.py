@@ -105,7 +105,7 @@ class StatusLint:
             "statuslint_report",
             str,
             "",
-            "Write the statuslint audit report to this file at the end; the format follows the suffix (.json).",
+            "Write the statuslint audit report to this file at the end; the format follows the suffix (.json, .html).",
         )
         loader.add_option(
             "statuslint_log", str, "", "Append one JSON line per statuslint finding to this file, as it is found."

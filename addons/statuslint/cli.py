@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
     proxy.add_argument("--reverse", metavar="URL", help="reverse-proxy mode in front of this server")
     proxy.add_argument("--policy", "-p", default=BUILTIN_NAME, help=policy_help)
-    proxy.add_argument("--report", help="write the audit report here when the proxy stops (.json)")
+    proxy.add_argument("--report", help="write the audit report here when the proxy stops (.json, .html)")
     proxy.add_argument("--log", help="append one JSON line per finding to this file")
     proxy.add_argument("--fail-on", default="none", help=fail_help + "; default: none")
     proxy.add_argument("--confdir", help="mitmproxy's configuration/CA directory (default: ~/.mitmproxy)")
