@@ -34,6 +34,7 @@ SECRETS = {
     "form_client_secret": "sek-formclientsecret-190",
     "location_token": "sek-locationtoken-1a1",
     "text_token": "sek-texttoken-1b2",
+    "created_location_token": "sek-createdlocation-1c3",
 }
 S = SECRETS
 
@@ -92,7 +93,18 @@ def _secret_flows() -> list[HTTPFlow]:
     )
     # (A password in the URL's userinfo does not survive mitmproxy's parsing; test_redact covers it.)
     unregistered = http_flow("GET", f"/v1/teapot?access_token={S['query_api_key']}", 499)
-    return [unauthorized, created, redirected, unregistered]
+    # Cross-flow: a 201 whose Location (carrying a token) then answers 404 (location-not-found).
+    made = http_flow(
+        "POST",
+        "/v1/items",
+        201,
+        resp_headers={
+            "Location": f"/v1/items/9?token={S['created_location_token']}",
+            "Content-Type": "application/json",
+        },
+    )
+    missing = http_flow("GET", f"/v1/items/9?token={S['created_location_token']}", 404, body=b'{"error": "gone"}')
+    return [unauthorized, created, redirected, unregistered, made, missing]
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +141,8 @@ def test_the_secrets_were_there_to_leak(audited: dict[str, str]) -> None:
     """Not vacuous: the reports show the exchanges, with the secrets' places masked."""
     report = json.loads(audited["json"])
     exchanges = [f["exchange"] for f in report["findings"] if f["exchange"]]
-    assert {e["response"]["status"] for e in exchanges} >= {401, 201, 302, 499}
+    assert {e["response"]["status"] for e in exchanges} >= {401, 201, 302, 499, 404}
+    assert "location-not-found" in {f["rule"] for f in report["findings"]}
     text = json.dumps(exchanges)
     for shown in ("Bearer [redacted]", "Basic [redacted]", "session=[redacted]; theme=[redacted]", "X-Internal-Thing"):
         assert shown in text
