@@ -76,8 +76,8 @@ _SECRET_NAME = re.compile(
 )
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_NAME_CACHE = 1024  # header names whose decision is remembered
 # Always masked, whatever their names look like.
-_NAME_CACHE = 1024
 _ALWAYS_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 # Headers whose value is a URL (query secrets are masked as in any URL).
 _URL_HEADERS = frozenset({"location", "content-location", "referer", "origin"})
