@@ -802,3 +802,37 @@ def test_live_proxy_writes_every_report_format(demo_api: int, tmp_path: Path, mo
         assert_no_secrets(f"the live {fmt} report", path.read_text(encoding="utf-8"))
     assert_no_secrets("the live github annotations", annotations)
     assert_no_secrets("statuslint proxy's output", output)
+
+
+def test_statuslint_proxy_writes_the_html_report(demo_api: int, tmp_path: Path) -> None:
+    """The live proxy's HTML report: every finding a row, each with the exchange it was
+    made on (the live flow is gone by the end: the snapshot is all there is), no secret."""
+    proxy_port = free_port()
+    report_path = tmp_path / "report.html"
+    cmd = [
+        STATUSLINT,
+        "proxy",
+        "--reverse",
+        f"http://{HOST}:{demo_api}",
+        "--port",
+        str(proxy_port),
+        "--confdir",
+        tmp_path / "confdir",
+        "--report",
+        report_path,
+    ]
+    with started(cmd, tmp_path, "statuslint", proxy_port) as proc:
+        send_all(opener(), f"http://{HOST}:{proxy_port}", FAIL_ON_CALLS)
+        code = terminate(proc)
+        output = proc.output()
+
+    assert code == 0, output[-4000:]
+    page = report_path.read_text(encoding="utf-8")
+    assert_no_secrets("report.html", page)
+    assert page.count('<tr class="finding"') == len(expected_findings(FAIL_ON_CALLS))
+    block = page.split('<script type="application/json" id="report-data">', 1)[1].split("</script>", 1)[0]
+    data = json.loads(block)
+    assert [(f["rule"], f["flow"]["source"], f["exchange"]["response"]["status"]) for f in data["findings"]] == [
+        (rule, "live", status) for _, rule, _, status in expected_findings(FAIL_ON_CALLS)
+    ]
+    assert all(f["exchange"]["request"]["headers"] for f in data["findings"])

@@ -227,7 +227,7 @@ def test_forward_proxy_files_a_request_under_its_target_not_its_host_header(
     [finding] = [f for f in report["findings"] if f["rule"] == "created-without-location"]
     assert finding["endpoint"] == f"POST {target} /created/{{id}}"
     assert finding["flow"]["url"] == f"http://{target}/created/2"
-    assert "evil" not in report_path.read_text(encoding="utf-8")
+    assert "evil" not in _without_exchanges(report)
 
 
 def test_reverse_proxy_endpoints_carry_the_upstream_even_when_the_host_header_is_kept(
@@ -244,7 +244,13 @@ def test_reverse_proxy_endpoints_carry_the_upstream_even_when_the_host_header_is
         assert terminate(proc) == 0, proc.output()[-3000:]
     report = load_report(report_path)
     assert [e["host"] for e in report["summary"]["endpoints"]] == [target]
-    assert "evil" not in report_path.read_text(encoding="utf-8")
+    assert "evil" not in _without_exchanges(report)
+
+
+def _without_exchanges(report: dict) -> str:
+    """The report but the exchanges, which show the request's headers as they were sent
+    (a made-up Host included): where statuslint names the server, evil must not appear."""
+    return json.dumps({**report, "findings": [{**f, "exchange": None} for f in report["findings"]]})
 
 
 # Same input, same report ------------------------------------------------------------------

@@ -89,8 +89,15 @@ def test_no_secret_reaches_any_format(demo: dict[str, Any], fmt: str) -> None:
 
 
 def test_registry_maps_suffixes_to_renderers() -> None:
-    assert reports.SUFFIXES == {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "markdown"}
-    assert set(reports.FORMATS) >= {"json", "sarif", "junit", "github", "markdown"}
+    assert reports.SUFFIXES == {
+        ".json": "json",
+        ".sarif": "sarif",
+        ".xml": "junit",
+        ".md": "markdown",
+        ".html": "html",
+        ".htm": "html",
+    }
+    assert set(reports.FORMATS) >= {"json", "sarif", "junit", "github", "markdown", "html"}
     assert all(fmt in reports.FORMATS for fmt in reports.SUFFIXES.values())
 
 

@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING, Any
 from mitmproxy import dns, flow, http, tcp, udp
 
 from . import evidence
+from . import exchange as exchanges
 from .endpoints import EndpointTable, Templater, endpoint_name
 from .engine import Engine
 from .escape import escape
+from .exchange import capture
 from .findings import Finding, FlowRef, Severity
 from .flowview import FlowView
 from .kept import KeptFindings
 from .noise import Baseline, Gate, Key, finding_key
 from .policy import Policy, Rule
-from .redact import redact_path, redact_text, redact_url
+from .redact import Redactor, redact_path, redact_text
 from .stateful import Hit, Observation, lifecycle, surface
 from .stateful.lifecycle import ResourceLifecycle
 from .stateful.surface import AllowedMethods, MethodSupport, inconsistent_status
@@ -89,6 +91,7 @@ class Auditor:
         self.undecidable: Counter[str] = Counter()
         self.check_evaluated: Counter[str] = Counter()  # stateful check -> flows it was evaluated on
         self.engine = Engine(policy, self.evaluated, self.undecidable)
+        self.redactor = Redactor(policy.redact)
         self.templater = Templater(policy.endpoints)
         self.endpoints = EndpointTable(self.templater, self.limits.max_endpoints)
         self.lifecycle = ResourceLifecycle(self.limits.max_urls, set(), self.check_evaluated)
@@ -96,6 +99,8 @@ class Auditor:
         self.allowed_methods = AllowedMethods(self.limits.max_endpoints, self.check_evaluated)
         self.failed_checks: dict[str, str] = {}
         self.kept = KeptFindings(self.limits.max_findings)
+        self.exchange_chars = 0  # held by the findings' exchanges (bounded by exchanges.BUDGET)
+        self.exchanges_omitted = 0
         self.inputs: list[InputInfo] = []
         self._input_by_source: dict[str, InputInfo] = {}
         self._use_checks(policy)
@@ -114,6 +119,7 @@ class Auditor:
         failed = self.engine.failed_rules
         self.engine = Engine(policy, self.evaluated, self.undecidable)
         self.engine.failed_rules = failed
+        self.redactor = Redactor(policy.redact)
         self.templater.explicit = policy.endpoints
         self._use_checks(policy)
         if policy.suppressions != self.gate.suppressions:
@@ -205,7 +211,7 @@ class Auditor:
         template = self.templater.template(view.authority, view.path)
         endpoint = printable(endpoint_name(view.method, view.authority, template))
         # What state across flows keeps of a flow: never a secret, never unbounded.
-        seen = (source, index, view.method, view.status, clip(printable(redact_url(view.url))))
+        seen = (source, index, view.method, view.status, clip(printable(self.redactor.url(view.url))))
         stats = self.endpoints.get(endpoint)
         stats.add(view.status, seen)
         if 200 <= view.status <= 299 and "location" in f.response.headers:
@@ -225,7 +231,7 @@ class Auditor:
                     ref,
                     endpoint,
                     confidence=evidence.confidence(view, seen_by_rule),
-                    headers=evidence.headers(view, seen_by_rule) or None,
+                    headers=evidence.headers(view, seen_by_rule, self.redactor) or None,
                 )
             )
         if self.check_rules:
@@ -239,8 +245,29 @@ class Auditor:
         if found and self.gate.active:
             found = self._admit(found)
         if found:
+            found = self._with_exchange(found, view, seen)
             self._record(found)
         return found
+
+    def _with_exchange(self, found: list[Finding], view: FlowView, seen: tuple) -> list[Finding]:
+        """The findings about this flow with its exchange: captured once, only for a flow
+        with findings, and only while the findings list has room for them."""
+        if self.limits.max_findings and len(self.findings) >= self.limits.max_findings:
+            return found
+        mine = [x.flow is not None and (x.flow.source, x.flow.index) == seen[:2] for x in found]
+        if not any(mine):
+            return found
+        if self.exchange_chars >= exchanges.BUDGET:
+            self.exchanges_omitted += sum(mine)
+            return found
+        try:
+            exchange = capture(view, self.redactor)
+        except Exception as e:
+            # The finding matters more than its snapshot.
+            self.failed_checks.setdefault("exchange", f"{type(e).__name__}: {e}")
+            return found
+        self.exchange_chars += exchanges.size(exchange)
+        return [replace(x, exchange=exchange) if m else x for x, m in zip(found, mine, strict=True)]
 
     def _admit(self, found: list[Finding]) -> list[Finding]:
         """The findings to report; suppressed and known ones are counted and held back."""
@@ -528,6 +555,7 @@ class Auditor:
                 "folded_findings": evicted.findings,
                 "findings_omitted": sum(omitted.values()),
                 "findings_omitted_by_severity": {s: omitted.get(s, 0) for s in ("error", "warning", "info")},
+                "exchanges_omitted": self.exchanges_omitted,
             },
             "internal_errors": internal,
             "suppressed": self.suppression_rows(),

@@ -53,6 +53,7 @@ class AuditState:
     known: int = 0
     seen_known: set[tuple[str, str, str, str]] = field(default_factory=set)
     keys: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    exchanges_omitted: int = 0
     urls: list[tuple[Any, Any]] = field(default_factory=list)
     urls_forgotten: int = 0
     hosts: list[tuple[Any, Any]] = field(default_factory=list)
@@ -78,6 +79,7 @@ def export(auditor: Auditor) -> AuditState:
         known=auditor.gate.known,
         seen_known=set(auditor.gate.seen_known),
         keys=Counter(auditor.gate.keys),
+        exchanges_omitted=auditor.exchanges_omitted,
         urls=auditor.lifecycle.urls.items(),
         urls_forgotten=auditor.lifecycle.urls.evicted,
         hosts=auditor.method_support.hosts.items(),
@@ -109,6 +111,7 @@ def merge_into(auditor: Auditor, state: AuditState) -> None:
     gate.known += state.known
     gate.seen_known |= state.seen_known
     gate.keys.update(state.keys)
+    auditor.exchanges_omitted += state.exchanges_omitted
     for info in state.inputs:
         mine = auditor.input(info.source)
         mine.flows += info.flows

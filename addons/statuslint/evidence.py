@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .flowview import FlowView
-from .redact import MASK, redact_url
+from .redact import MASK, Redactor, redact_url
 from .urls import clip, printable
 
 CERTAIN, INCONCLUSIVE = "certain", "inconclusive"
@@ -93,33 +93,38 @@ def confidence(view: FlowView, seen: LooksAt) -> str:
     return CERTAIN
 
 
-def headers(view: FlowView, seen: LooksAt) -> dict[str, dict[str, str | None]]:
-    """The looked-at headers as the flow had them (None: absent), redacted and clipped."""
+def headers(view: FlowView, seen: LooksAt, redactor: Redactor | None = None) -> dict[str, dict[str, str | None]]:
+    """The looked-at headers as the flow had them (None: absent), redacted and clipped.
+    ``redactor`` (the policy's ``redact:`` lists) masks values as the exchange does."""
     out: dict[str, dict[str, str | None]] = {}
     if seen.response_headers:
         out["response"] = {
-            name: _response_value(name, view.response.headers.get_all(name)) for name in seen.response_headers
+            name: _response_value(name, view.response.headers.get_all(name), redactor) for name in seen.response_headers
         }
     if seen.request_headers:
         out["request"] = {
-            name: _request_value(name, view.request.headers.get_all(name)) for name in seen.request_headers
+            name: _request_value(name, view.request.headers.get_all(name), redactor) for name in seen.request_headers
         }
     return out
 
 
-def _response_value(name: str, values: list[str]) -> str | None:
+def _response_value(name: str, values: list[str], redactor: Redactor | None = None) -> str | None:
     if not values:
         return None
-    if name in _SECRET_RESPONSE_HEADERS:
+    if redactor is not None:
+        values = [redactor.header(name, v) for v in values]
+    elif name in _SECRET_RESPONSE_HEADERS:
         return MASK
-    if name in _URL_HEADERS:
+    elif name in _URL_HEADERS:
         values = [redact_url(v) for v in values]
     return clip(printable(", ".join(values)), _VALUE_LIMIT)
 
 
-def _request_value(name: str, values: list[str]) -> str | None:
+def _request_value(name: str, values: list[str], redactor: Redactor | None = None) -> str | None:
     if not values:
         return None
     if name not in _SHOWN_REQUEST_HEADERS:
         return "(present)"
+    if redactor is not None:
+        values = [redactor.header(name, v) for v in values]
     return clip(printable(", ".join(values)), _VALUE_LIMIT)

@@ -65,7 +65,9 @@ class FlowRef:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """``flow`` is None for an API-level finding, which rests on ``evidence`` alone."""
+    """``flow`` is None for an API-level finding, which rests on ``evidence`` alone.
+    ``exchange`` is the redacted, bounded snapshot of that flow (statuslint.exchange),
+    shared by the findings of one flow; None where the flow had gone by."""
 
     rule: str
     severity: Severity
@@ -81,6 +83,7 @@ class Finding:
     headers: dict[str, dict[str, str | None]] | None = None
     # The pytest node id of the test that made the request (the pytest plugin sets it).
     test: str | None = None
+    exchange: dict[str, Any] | None = None
 
     def to_json(self, endpoint: str | None = None) -> dict[str, Any]:
         """``endpoint`` replaces the one recorded (templates learned later apply)."""
@@ -100,4 +103,5 @@ class Finding:
             out["details"] = self.details
         if self.test is not None:
             out["test"] = self.test
+        out["exchange"] = self.exchange
         return out

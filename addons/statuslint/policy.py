@@ -22,7 +22,7 @@ from .endpoints import PathTemplate
 from .findings import Severity
 from .flowview import FlowView
 from .noise import Suppression, parse_suppressions
-from .redact import redact_path
+from .redact import RedactConfig, redact_path
 from .stateful import CHECKS
 from .traffic import non_api_kind
 from .urls import printable
@@ -30,7 +30,8 @@ from .yamlsource import LineDict, LineList, PolicyError, load_yaml
 
 BUILTIN_NAME = "default"
 
-POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules", "suppress")
+POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules", "suppress", "redact")
+REDACT_KEYS = ("headers", "query", "json_fields")
 RULE_KEYS = (
     "id",
     "severity",
@@ -139,6 +140,8 @@ class Policy:
     scope: Scope
     endpoints: tuple[PathTemplate, ...] = ()
     suppressions: tuple[Suppression, ...] = ()
+    # Names whose values are masked in every output, beyond the built-in lists.
+    redact: RedactConfig = field(default_factory=RedactConfig)
 
     @property
     def enabled_rules(self) -> list[Rule]:
@@ -191,6 +194,7 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
     description = _string(doc, "description", source, default="")
     scope = _scope(doc, compiler, source)
     endpoints = _endpoints(doc, source)
+    redact = _redact(doc, source)
 
     rules: list[Rule] = list(parent.rules) if parent else []
     known = {r.id: i for i, r in enumerate(rules)}
@@ -229,6 +233,7 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
         scope = parent.scope.extend(scope)
         # This policy's templates are tried first: the more specific file wins.
         endpoints += tuple(t for t in parent.endpoints if t.text not in {e.text for e in endpoints})
+        redact = parent.redact.extend(redact)
     return Policy(
         name=name,
         source=source,
@@ -237,7 +242,39 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
         scope=scope,
         endpoints=endpoints,
         suppressions=suppressions,
+        redact=redact,
     )
+
+
+def _redact(doc: LineDict, source: str) -> RedactConfig:
+    """``redact: {headers: [...], query: [...], json_fields: [...]}``: names (``*`` as a
+    wildcard, any case) whose values are masked, added to the built-in lists."""
+    node = doc.get("redact")
+    if node is None:
+        return RedactConfig()
+    if not isinstance(node, LineDict):
+        raise PolicyError(
+            source,
+            doc.line_of("redact"),
+            "'redact' takes a mapping of headers, query and/or json_fields to lists of names",
+        )
+    _check_keys(node, REDACT_KEYS, source, "redact")
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in REDACT_KEYS:
+        if key not in node:
+            continue
+        names = node[key]
+        if not isinstance(names, LineList):
+            raise PolicyError(source, node.line_of(key), f"'redact.{key}' takes a list of names")
+        for i, name in enumerate(names):
+            if not isinstance(name, str) or not name.strip():
+                raise PolicyError(
+                    source, names.line_of(i), f"'redact.{key}' entries must be non-empty names, not {name!r}"
+                )
+            if any(c.isspace() for c in name.strip()):
+                raise PolicyError(source, names.line_of(i), f"'redact.{key}': a name has no spaces: {name!r}")
+        lists[key] = tuple(n.strip() for n in names)
+    return RedactConfig(**lists)
 
 
 def _endpoints(doc: LineDict, source: str) -> tuple[PathTemplate, ...]:

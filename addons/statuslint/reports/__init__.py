@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..auditor import Auditor
-from . import github, json_report, junit, markdown, model, sarif
+from . import github, html, json_report, junit, markdown, model, sarif
 from .model import Model
 
 Renderer = Callable[[Model], str]
@@ -21,9 +21,17 @@ FORMATS: dict[str, Renderer] = {
     "junit": junit.render,
     "github": github.render,
     "markdown": markdown.render,
+    "html": html.render,
 }
 # github has no suffix of its own: --format github, to stdout or to any --output.
-SUFFIXES: dict[str, str] = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "markdown"}
+SUFFIXES: dict[str, str] = {
+    ".json": "json",
+    ".sarif": "sarif",
+    ".xml": "junit",
+    ".md": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
 
 
 def format_for_path(path: str) -> str:
