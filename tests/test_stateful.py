@@ -667,3 +667,45 @@ def test_raw_query_secrets_are_not_kept_in_state() -> None:
     auditor = audit([step("GET", "/v1/books/42?api_key=SECRETKEY", 200)])
     [state] = list(auditor.lifecycle.urls._data.values())
     assert state.exists is not None and "SECRETKEY" not in state.exists[4]
+
+
+# A creation changes what is allowed (issue 12, false positive 4) -------------------------------
+
+DAV_ALLOW = {"Allow": "OPTIONS, GET, HEAD, DELETE, PROPFIND, PUT, COPY, MOVE", "Content-Length": "0"}
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # MKCOL created the collection; now it exists, MKCOL is rightly not allowed there.
+        [step("MKCOL", "/dav/col/", 201, body=b""), step("OPTIONS", "/dav/col/", 200, body=b"", resp_headers=DAV_ALLOW)],
+        # ... and a second MKCOL is rightly refused, with the same Allow.
+        [
+            step("MKCOL", "/dav/col/", 201, body=b""),
+            step("MKCOL", "/dav/col/", 405, body=b"", resp_headers=DAV_ALLOW),
+        ],
+        # A PUT created the resource; a MKCOL elsewhere on the endpoint succeeded before.
+        [
+            step("MKCOL", "/dav/a1/", 201, body=b""),
+            step("PUT", "/dav/b2/", 201, body=b""),
+            step("OPTIONS", "/dav/b2/", 200, body=b"", resp_headers=DAV_ALLOW),
+        ],
+        # Refused while it existed, then deleted and made again.
+        [
+            step("MKCOL", "/dav/col/", 405, body=b"", resp_headers=DAV_ALLOW),
+            step("DELETE", "/dav/col/", 204),
+            step("MKCOL", "/dav/col/", 201, body=b""),
+        ],
+    ],
+    ids=["options-after-mkcol", "second-mkcol", "put-created", "deleted-and-remade"],
+)
+def test_allow_after_a_creation_may_omit_the_creating_method(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "allow-contradicts-traffic") == []
+
+
+def test_allow_omitting_mkcol_where_mkcol_then_succeeds_fires() -> None:
+    # The Allow came while the collection did not exist, on the same URL: it was wrong.
+    allow = {"Allow": "OPTIONS, PUT", "Content-Length": "0"}
+    steps = [step("OPTIONS", "/dav/new/", 200, body=b"", resp_headers=allow), step("MKCOL", "/dav/new/", 201, body=b"")]
+    found = fired(steps, "allow-contradicts-traffic")
+    assert [(f.flow.index, [e.index for e in f.evidence]) for f in found] == [(0, [1])]  # type: ignore[union-attr]
