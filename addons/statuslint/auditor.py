@@ -21,9 +21,13 @@ from .findings import Finding, FlowRef, Severity
 from .flowview import FlowView
 from .policy import Policy, Rule
 from .redact import redact_path, redact_url
-from .stateful import Hit, Observation, lifecycle, surface
+from .stateful import Hit, Observation, advertised, creation, errorformat, lifecycle, surface, validators
+from .stateful.advertised import AllowListsFailing, CorsMethods
+from .stateful.creation import PutCreation
+from .stateful.errorformat import ErrorFormats
 from .stateful.lifecycle import ResourceLifecycle
 from .stateful.surface import AllowedMethods, MethodSupport, inconsistent_status
+from .stateful.validators import Validators
 from .urls import clip, printable
 
 logger = logging.getLogger(__name__)
@@ -81,6 +85,11 @@ class Auditor:
         self.lifecycle = ResourceLifecycle(self.limits.max_urls, set(), self.check_evaluated)
         self.method_support = MethodSupport(_HOST_LIMIT, self.check_evaluated)
         self.allowed_methods = AllowedMethods(self.limits.max_endpoints, self.check_evaluated)
+        self.put_creation = PutCreation(self.limits.max_urls, self.check_evaluated)
+        self.validators = Validators(self.limits.max_urls, set(), self.check_evaluated)
+        self.allow_lists_failing = AllowListsFailing(self.limits.max_endpoints, self.check_evaluated)
+        self.cors_methods = CorsMethods(self.limits.max_endpoints, self.check_evaluated)
+        self.error_formats = ErrorFormats(_HOST_LIMIT, self.check_evaluated)
         self.failed_checks: dict[str, str] = {}
         self.findings: list[Finding] = []
         self.findings_omitted = 0
@@ -94,6 +103,7 @@ class Auditor:
             if rule.check is not None:
                 self.check_rules.setdefault(rule.check, []).append(rule)
         self.lifecycle.enabled = set(self.check_rules) & set(lifecycle.CHECK_NAMES)
+        self.validators.enabled = set(self.check_rules) & set(validators.CHECK_NAMES)
 
     def use_policy(self, policy: Policy) -> None:
         """Swap the policy of a running audit (a live proxy reloading it); counts and
@@ -111,6 +121,10 @@ class Auditor:
         self.lifecycle.urls.limit = limits.max_urls
         self.endpoints.limit = limits.max_endpoints
         self.allowed_methods.endpoints.limit = limits.max_endpoints
+        self.put_creation.urls.limit = limits.max_urls
+        self.validators.urls.limit = limits.max_urls
+        self.allow_lists_failing.endpoints.limit = limits.max_endpoints
+        self.cors_methods.endpoints.limit = limits.max_endpoints
 
     def input(self, source: str) -> InputInfo:
         """The input record for a source, created on first use, in order of first use."""
@@ -189,6 +203,11 @@ class Auditor:
             (self.lifecycle, bool(self.lifecycle.enabled)),
             (self.method_support, surface.NOT_IMPLEMENTED in self.check_rules),
             (self.allowed_methods, surface.ALLOW_CONTRADICTS in self.check_rules),
+            (self.put_creation, creation.PUT_CREATED in self.check_rules),
+            (self.validators, bool(self.validators.enabled)),
+            (self.allow_lists_failing, advertised.ALLOW_LISTS_FAILING in self.check_rules),
+            (self.cors_methods, advertised.CORS_CONTRADICTS in self.check_rules),
+            (self.error_formats, errorformat.INCONSISTENT_ERROR_FORMAT in self.check_rules),
         )
         for tracker, on in trackers:
             if not on:
@@ -236,16 +255,22 @@ class Auditor:
                 self.findings.append(finding)
 
     def api_findings(self) -> list[Finding]:
-        """API-level findings (inconsistent-status), from the traffic so far. They are
-        computed, not accumulated: the majority can change as traffic comes in."""
-        if surface.INCONSISTENT not in self.check_rules:
-            return []
+        """API-level findings (inconsistent-status, inconsistent-error-format), from the
+        traffic so far. They are computed, not accumulated: the majority can change as
+        traffic comes in."""
         out: list[Finding] = []
-        try:
-            for hit in inconsistent_status(self.endpoints, self.check_evaluated):
-                out.extend(self._findings_for(hit))
-        except Exception as e:
-            self.failed_checks.setdefault("inconsistent_status", f"{type(e).__name__}: {e}")
+        if surface.INCONSISTENT in self.check_rules:
+            try:
+                for hit in inconsistent_status(self.endpoints, self.check_evaluated):
+                    out.extend(self._findings_for(hit))
+            except Exception as e:
+                self.failed_checks.setdefault("inconsistent_status", f"{type(e).__name__}: {e}")
+        if errorformat.INCONSISTENT_ERROR_FORMAT in self.check_rules:
+            try:
+                for hit in self.error_formats.hits():
+                    out.extend(self._findings_for(hit))
+            except Exception as e:
+                self.failed_checks.setdefault("inconsistent_error_format", f"{type(e).__name__}: {e}")
         return out
 
     # Results -------------------------------------------------------------------------
