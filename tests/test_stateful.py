@@ -1169,3 +1169,14 @@ def test_new_trackers_are_bounded() -> None:
     assert len(auditor.allow_lists_failing.endpoints) <= 10 and len(auditor.cors_methods.endpoints) <= 10
     assert auditor.rule_counts()["put-created-without-201"] == 300
     assert auditor.rule_counts()["allow-lists-failing-method"] >= 1
+
+
+@pytest.mark.parametrize("rule_id", sorted(CHECKS))
+def test_statuslint_rules_shows_each_stateful_rule(rule_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from statuslint.cli import main
+
+    rule = next(r for r in default_policy().rules if r.id == rule_id)
+    assert main(["rules", rule_id]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for part in ("Why it matters", "Fix", rule.summary, f"check: {rule_id}"):
+        assert " ".join(part.split()) in out, part
