@@ -22,6 +22,7 @@ CONDITIONAL_IGNORED = "conditional-request-ignored"
 DROPS_VALIDATOR = "not-modified-drops-validator"
 WRONG_LENGTH = "not-modified-with-content-length"
 CHECK_NAMES = (CONDITIONAL_IGNORED, DROPS_VALIDATOR, WRONG_LENGTH)
+_BIT = {name: 1 << i for i, name in enumerate(CHECK_NAMES)}
 
 # Validators longer than this are compared by digest (and shown clipped).
 _VALIDATOR_LIMIT = 128
@@ -62,7 +63,7 @@ class _Representation:
         self.vary: tuple[str, ...] = ()
         self.vary_key = 0
         self.answered_at: float | None = None
-        self.reported: set[str] = set()  # checks reported against this 200 (at most three)
+        self.reported = 0  # bits of _BIT: the checks already reported against this 200
 
 
 def _vary_key(obs: Observation, names: tuple[str, ...]) -> int:
@@ -168,9 +169,9 @@ class Validators:
 
     @staticmethod
     def _first(st: _Representation, check: str) -> bool:
-        if check in st.reported:
+        if st.reported & _BIT[check]:
             return False
-        st.reported.add(check)
+        st.reported |= _BIT[check]
         return True
 
     @staticmethod
@@ -200,4 +201,4 @@ class Validators:
         st.vary = tuple(dict.fromkeys(["accept-encoding", *(clip(n, 64) for n in names)]))
         st.vary_key = _vary_key(obs, st.vary)
         st.answered_at = answered_at(obs)
-        st.reported = set()
+        st.reported = 0
