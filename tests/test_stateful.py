@@ -1180,3 +1180,19 @@ def test_statuslint_rules_shows_each_stateful_rule(rule_id: str, capsys: pytest.
     out = " ".join(capsys.readouterr().out.split())
     for part in ("Why it matters", "Fix", rule.summary, f"check: {rule_id}"):
         assert " ".join(part.split()) in out, part
+
+
+def test_conditional_findings_report_no_request_header_value() -> None:
+    # The README's contract: no header value of the request is ever reported.
+    steps = [
+        step("GET", ITEM, 200, resp_headers={**JSON, "ETag": '"v7"'}),
+        step(
+            "GET",
+            ITEM,
+            200,
+            req_headers={"If-None-Match": '"v6", "v7", "CLIENT-ONLY-TAG"'},
+            resp_headers={**JSON, "ETag": '"v7"'},
+        ),
+    ]
+    [finding] = fired(steps, "conditional-request-ignored")
+    assert "CLIENT-ONLY-TAG" not in str(finding.to_json()) and '"v7"' in finding.message

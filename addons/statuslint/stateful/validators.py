@@ -122,9 +122,9 @@ class Validators:
                     self._hit(
                         CONDITIONAL_IGNORED,
                         obs,
-                        f"{view.method} with If-None-Match: {clip(inm, 80)} answered 200 with the same ETag the "
-                        f"URL returned before ({shown}): the condition is false, so the server answers "
-                        "304 Not Modified instead of sending the representation again",
+                        f"{view.method} with If-None-Match naming the current ETag {clip(etag, 80)} answered 200 "
+                        f"with that same ETag, as the URL returned before ({shown}): the condition is false, so the "
+                        "server answers 304 Not Modified instead of sending the representation again",
                         st.seen,
                     )
                 )
