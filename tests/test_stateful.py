@@ -1196,3 +1196,10 @@ def test_conditional_findings_report_no_request_header_value() -> None:
     ]
     [finding] = fired(steps, "conditional-request-ignored")
     assert "CLIENT-ONLY-TAG" not in str(finding.to_json()) and '"v7"' in finding.message
+
+
+def test_new_limits_reach_the_cross_flow_trackers() -> None:
+    auditor = Auditor(default_policy())
+    auditor.set_limits(Limits(max_urls=7, max_endpoints=5, max_findings=0))
+    assert auditor.put_creation.urls.limit == auditor.validators.urls.limit == 7
+    assert auditor.allow_lists_failing.endpoints.limit == auditor.cors_methods.endpoints.limit == 5

@@ -42,7 +42,8 @@ class Limits:
     """How much an audit remembers. A proxy runs for days: every structure that grows
     with the traffic is bounded by one of these (0 for max_findings: keep them all)."""
 
-    max_urls: int = 20_000  # URLs whose lifecycle is tracked (least recently used forgotten)
+    # URLs each per-URL tracker remembers (lifecycle, validators, PUT creation; least recently used forgotten)
+    max_urls: int = 20_000
     max_endpoints: int = 2_000  # endpoints with their own counts (the rest are summed up)
     max_findings: int = 10_000  # findings kept for the report (all are counted and logged)
 
