@@ -701,6 +701,62 @@ def make_legacy(store: Store) -> Blueprint:
 
 
 # --------------------------------------------------------------------------
+# /v1/files -- mistakes only visible across flows
+# --------------------------------------------------------------------------
+
+
+def make_files() -> Blueprint:
+    """A small file store whose every answer looks fine on its own; together they show
+    a PUT that created answered 200, If-None-Match ignored, a 304 that drops its ETag,
+    an Allow listing PATCH that is then 405, and a CORS preflight that leaves out PUT
+    and DELETE. (Werkzeug strips Content-Length from every 304, so
+    not-modified-with-content-length is shown by recordings/servers/wsgidav-crossflow.flows.)"""
+    bp = Blueprint("files", __name__)
+    files: dict[str, bytes] = {}
+    lock = threading.Lock()
+
+    @bp.route("/v1/files/<name>", methods=["GET", "PUT", "DELETE", "OPTIONS"])
+    def file(name: str) -> Response:
+        if request.method == "OPTIONS":
+            if "Access-Control-Request-Method" in request.headers:
+                # A CORS set-up copied from a tutorial: PUT and DELETE are forgotten.
+                return empty(
+                    204,
+                    {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, HEAD, POST"},
+                )
+            return empty(204, {"Allow": "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"})  # PATCH was never built
+        with lock:
+            if request.method == "PUT":
+                files[name] = request.get_data()
+                return json_response({"name": name, "size": len(files[name])})  # 200, even when created
+            if name not in files:
+                return problem(404, "Not Found", f"no file named {name}")
+            if request.method == "DELETE":
+                del files[name]
+                return empty(204)
+            body = files[name]
+        # An ETag, but If-None-Match is never looked at.
+        resp = Response(body, status=200, mimetype="text/plain")
+        resp.set_etag(etag_for(body))
+        return resp
+
+    @bp.route("/v1/files/<name>/meta")
+    def meta(name: str) -> Response:
+        with lock:
+            if name not in files:
+                return problem(404, "Not Found", f"no file named {name}")
+            body = dump({"name": name, "size": len(files[name])})
+        tag = etag_for(body)
+        if request.if_none_match.contains_weak(tag):
+            return empty(304)  # hand-rolled revalidation that forgets the ETag
+        resp = Response(body, status=200, mimetype=JSON)
+        resp.set_etag(tag)
+        return resp
+
+    return bp
+
+
+# --------------------------------------------------------------------------
 # App
 # --------------------------------------------------------------------------
 
@@ -712,6 +768,7 @@ def create_app() -> Flask:
     app.register_blueprint(make_books(store))
     app.register_blueprint(make_authors(store))
     app.register_blueprint(make_legacy(store))
+    app.register_blueprint(make_files())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | HTTPException:

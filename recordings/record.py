@@ -419,6 +419,23 @@ def legacy_session(c: Client) -> None:
     c.call("GET", "/legacy/logout", 302, headers=browser)
 
 
+def files_session(c: Client) -> None:
+    """/v1/files: each answer alone is plausible; the sequence is what is wrong."""
+    text = ("text/plain", b"shopping: milk, tea\n")
+    c.call("GET", "/v1/files/notes.txt", 404, headers=JSON_ACCEPT)
+    c.call("PUT", "/v1/files/notes.txt", 200, headers=JSON_ACCEPT, raw=text)  # put-created-without-201
+    got = c.call("GET", "/v1/files/notes.txt", 200)
+    c.call("GET", "/v1/files/notes.txt", 200, headers={"If-None-Match": got.headers["ETag"]})  # ignored
+    meta = c.call("GET", "/v1/files/notes.txt/meta", 200, headers=JSON_ACCEPT)
+    # not-modified-drops-validator
+    c.call("GET", "/v1/files/notes.txt/meta", 304, headers={**JSON_ACCEPT, "If-None-Match": meta.headers["ETag"]})
+    c.call("OPTIONS", "/v1/files/notes.txt", 204)
+    c.call("PATCH", "/v1/files/notes.txt", 405, headers=JSON_ACCEPT, raw=text)  # allow-lists-failing-method
+    preflight = {"Origin": "http://app.localhost:3000", "Access-Control-Request-Method": "DELETE"}
+    c.call("OPTIONS", "/v1/files/notes.txt", 204, headers=preflight)  # cors-contradicts-traffic
+    c.call("DELETE", "/v1/files/notes.txt", 204)
+
+
 # --------------------------------------------------------------------------
 # Process management
 # --------------------------------------------------------------------------
@@ -518,6 +535,7 @@ def record(workdir: Path) -> tuple[int, int]:
             books_session(client)
             authors_session(client)
             legacy_session(client)
+            files_session(client)
         except Exception:
             sys.stderr.write(api_log_path.read_text(errors="replace")[-4000:])
             raise

@@ -348,7 +348,7 @@ def test_github_annotations_from_recordings(demo: dict[str, Any]) -> None:
     commands = {"error": "error", "warning": "warning", "info": "notice"}
     seen: list[tuple[str, str, str]] = []
     for line in lines:
-        match = re.fullmatch(r"::(\w+) title=statuslint \(([a-z-]+)\),file=([^,:]+),line=(\d+)::(.*)", line)
+        match = re.fullmatch(r"::(\w+) title=statuslint \(([a-z0-9-]+)\),file=([^,:]+),line=(\d+)::(.*)", line)
         assert match, line
         finding = next(
             f
@@ -386,7 +386,7 @@ def test_markdown_from_recordings(demo: dict[str, Any]) -> None:
     total = sum(report["summary"]["by_severity"].values())
     assert text.startswith(f"## statuslint: {total} findings\n")
     pairs = Counter((f["rule"], f["endpoint"]) for f in report["findings"])
-    rows = [line for line in text.splitlines() if re.match(r"^\| \[[a-z-]+\]\(", line)]
+    rows = [line for line in text.splitlines() if re.match(r"^\| \[[a-z0-9-]+\]\(", line)]
     assert len(rows) == len(pairs)  # each (rule, endpoint) once
     for severity, title in (("error", "Errors"), ("warning", "Warnings"), ("info", "Info")):
         assert f"### {title}: {report['summary']['by_severity'][severity]} findings" in text
@@ -438,7 +438,7 @@ def test_text_groups_each_rule_and_endpoint_once_with_its_fix(demo: dict[str, An
     report = demo["report"]
     pairs = Counter((f["rule"], f["endpoint"]) for f in report["findings"])
     rules = {r["id"]: r for r in report["rules"]}
-    group_lines = [line for line in out.splitlines() if re.match(r"^(error|warning|info) [a-z-]+ ", line)]
+    group_lines = [line for line in out.splitlines() if re.match(r"^(error|warning|info) [a-z0-9-]+ ", line)]
     assert len(group_lines) == len(pairs)
     for (rule, endpoint), count in pairs.items():
         (line,) = [g for g in group_lines if g.startswith(f"{rules[rule]['severity']} {rule} {endpoint} x")]

@@ -28,9 +28,13 @@ from .kept import KeptFindings
 from .noise import Baseline, Gate, Key, finding_key
 from .policy import Policy, Rule
 from .redact import Redactor, redact_path, redact_text
-from .stateful import Hit, Observation, lifecycle, surface
+from .stateful import Hit, Observation, advertised, creation, errorformat, lifecycle, surface, validators
+from .stateful.advertised import AllowListsFailing, CorsMethods
+from .stateful.creation import PutCreation
+from .stateful.errorformat import ErrorFormats
 from .stateful.lifecycle import ResourceLifecycle
 from .stateful.surface import AllowedMethods, MethodSupport, inconsistent_status
+from .stateful.validators import Validators
 from .urls import clip, printable
 
 if TYPE_CHECKING:
@@ -48,7 +52,8 @@ class Limits:
     """How much an audit remembers. A proxy runs for days: every structure that grows
     with the traffic is bounded by one of these (0 for max_findings: keep them all)."""
 
-    max_urls: int = 20_000  # URLs whose lifecycle is tracked (least recently used forgotten)
+    # URLs each per-URL tracker remembers (lifecycle, validators, PUT creation; least recently used forgotten)
+    max_urls: int = 20_000
     max_endpoints: int = 2_000  # endpoints with their own counts (the rest are summed up)
     max_findings: int = 10_000  # findings kept for the report (all are counted and logged)
 
@@ -97,6 +102,11 @@ class Auditor:
         self.lifecycle = ResourceLifecycle(self.limits.max_urls, set(), self.check_evaluated)
         self.method_support = MethodSupport(_HOST_LIMIT, self.check_evaluated)
         self.allowed_methods = AllowedMethods(self.limits.max_endpoints, self.check_evaluated)
+        self.put_creation = PutCreation(self.limits.max_urls, self.check_evaluated)
+        self.validators = Validators(self.limits.max_urls, set(), self.check_evaluated)
+        self.allow_lists_failing = AllowListsFailing(self.limits.max_endpoints, self.check_evaluated)
+        self.cors_methods = CorsMethods(self.limits.max_endpoints, self.check_evaluated)
+        self.error_formats = ErrorFormats(_HOST_LIMIT, self.check_evaluated)
         self.failed_checks: dict[str, str] = {}
         self.kept = KeptFindings(self.limits.max_findings)
         self.exchange_chars = 0  # held by the findings' exchanges (bounded by exchanges.BUDGET)
@@ -111,6 +121,7 @@ class Auditor:
             if rule.check is not None:
                 self.check_rules.setdefault(rule.check, []).append(rule)
         self.lifecycle.enabled = set(self.check_rules) & set(lifecycle.CHECK_NAMES)
+        self.validators.enabled = set(self.check_rules) & set(validators.CHECK_NAMES)
 
     def use_policy(self, policy: Policy) -> None:
         """Swap the policy of a running audit (a live proxy reloading it); counts and
@@ -135,6 +146,10 @@ class Auditor:
         self.endpoints.limit = limits.max_endpoints
         self.allowed_methods.endpoints.limit = limits.max_endpoints
         self.kept.set_limit(limits.max_findings)
+        self.put_creation.urls.limit = limits.max_urls
+        self.validators.urls.limit = limits.max_urls
+        self.allow_lists_failing.endpoints.limit = limits.max_endpoints
+        self.cors_methods.endpoints.limit = limits.max_endpoints
 
     def input(self, source: str) -> InputInfo:
         """The input record for a source, created on first use, in order of first use."""
@@ -289,6 +304,11 @@ class Auditor:
             (self.lifecycle, bool(self.lifecycle.enabled)),
             (self.method_support, surface.NOT_IMPLEMENTED in self.check_rules),
             (self.allowed_methods, surface.ALLOW_CONTRADICTS in self.check_rules),
+            (self.put_creation, creation.PUT_CREATED in self.check_rules),
+            (self.validators, bool(self.validators.enabled)),
+            (self.allow_lists_failing, advertised.ALLOW_LISTS_FAILING in self.check_rules),
+            (self.cors_methods, advertised.CORS_CONTRADICTS in self.check_rules),
+            (self.error_formats, errorformat.INCONSISTENT_ERROR_FORMAT in self.check_rules),
         )
         for tracker, on in trackers:
             if not on:
@@ -350,6 +370,10 @@ class Auditor:
         self.lifecycle.urls.evicted = forgotten
         self.method_support = MethodSupport(_HOST_LIMIT, self.check_evaluated)
         self.allowed_methods = AllowedMethods(self.limits.max_endpoints, self.check_evaluated)
+        self.put_creation = PutCreation(self.limits.max_urls, self.check_evaluated)
+        self.validators = Validators(self.limits.max_urls, self.validators.enabled, self.check_evaluated)
+        self.allow_lists_failing = AllowListsFailing(self.limits.max_endpoints, self.check_evaluated)
+        self.cors_methods = CorsMethods(self.limits.max_endpoints, self.check_evaluated)
 
     # Sharded audits --------------------------------------------------------------------
 
@@ -369,8 +393,9 @@ class Auditor:
         merge_into(self, other if isinstance(other, AuditState) else other.export_state())
 
     def api_findings(self) -> list[Finding]:
-        """API-level findings to report (inconsistent-status), from the traffic so far.
-        They are computed, not accumulated: the majority can change as traffic comes in."""
+        """API-level findings to report (inconsistent-status, inconsistent-error-format),
+        from the traffic so far. They are computed, not accumulated: the majority can change
+        as traffic comes in."""
         return self._api_split()[0]
 
     def _api_split(self) -> tuple[list[Finding], list[tuple[Finding, int]], list[Finding]]:
@@ -393,14 +418,19 @@ class Auditor:
         return kept, suppressed, known
 
     def _api_all(self) -> list[Finding]:
-        if surface.INCONSISTENT not in self.check_rules:
-            return []
         out: list[Finding] = []
-        try:
-            for hit in inconsistent_status(self.endpoints, self.check_evaluated):
-                out.extend(self._findings_for(hit))
-        except Exception as e:
-            self.failed_checks.setdefault("inconsistent_status", redact_text(f"{type(e).__name__}: {e}"))
+        if surface.INCONSISTENT in self.check_rules:
+            try:
+                for hit in inconsistent_status(self.endpoints, self.check_evaluated):
+                    out.extend(self._findings_for(hit))
+            except Exception as e:
+                self.failed_checks.setdefault("inconsistent_status", redact_text(f"{type(e).__name__}: {e}"))
+        if errorformat.INCONSISTENT_ERROR_FORMAT in self.check_rules:
+            try:
+                for hit in self.error_formats.hits():
+                    out.extend(self._findings_for(hit))
+            except Exception as e:
+                self.failed_checks.setdefault("inconsistent_error_format", redact_text(f"{type(e).__name__}: {e}"))
         return out
 
     # Results -------------------------------------------------------------------------

@@ -54,6 +54,9 @@ class AuditState:
     seen_known: set[tuple[str, str, str, str]] = field(default_factory=set)
     keys: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     exchanges_omitted: int = 0
+    # The trackers of the later cross-flow checks, by name: (key, state) pairs.
+    trackers: dict[str, list[tuple[Any, Any]]] = field(default_factory=dict)
+    error_formats: list[tuple[Any, Any]] = field(default_factory=list)
     urls: list[tuple[Any, Any]] = field(default_factory=list)
     urls_forgotten: int = 0
     hosts: list[tuple[Any, Any]] = field(default_factory=list)
@@ -80,6 +83,8 @@ def export(auditor: Auditor) -> AuditState:
         seen_known=set(auditor.gate.seen_known),
         keys=Counter(auditor.gate.keys),
         exchanges_omitted=auditor.exchanges_omitted,
+        trackers=_tracker_items(auditor),
+        error_formats=auditor.error_formats.hosts.items(),
         urls=auditor.lifecycle.urls.items(),
         urls_forgotten=auditor.lifecycle.urls.evicted,
         hosts=auditor.method_support.hosts.items(),
@@ -89,6 +94,19 @@ def export(auditor: Auditor) -> AuditState:
     )
     # Detached: the exporting audit may go on, and the merged one must not share its state.
     return copy.deepcopy(state)
+
+
+# Cross-flow trackers whose state is one LRU of independent entries: (attribute, LRU attribute).
+_TRACKERS = (
+    ("put_creation", "urls"),
+    ("validators", "urls"),
+    ("allow_lists_failing", "endpoints"),
+    ("cors_methods", "endpoints"),
+)
+
+
+def _tracker_items(auditor: Auditor) -> dict[str, list[tuple[Any, Any]]]:
+    return {name: getattr(getattr(auditor, name), lru).items() for name, lru in _TRACKERS}
 
 
 def merge_into(auditor: Auditor, state: AuditState) -> None:
@@ -151,6 +169,29 @@ def _merge_cross_flow(auditor: Auditor, state: AuditState) -> None:
                 if len(mine.reported) >= _REPORTED_PER_HOST:
                     del mine.reported[next(iter(mine.reported))]
                 mine.reported[endpoint] = None
+
+    # Entries the other side has and this one lacks are taken over; where both have one,
+    # this side's stands (what each side decided it reported itself).
+    for name, lru in _TRACKERS:
+        mine_lru = getattr(getattr(auditor, name), lru)
+        for key, theirs in state.trackers.get(name, ()):
+            if mine_lru.get(key) is None:
+                mine_lru.setdefault(key, lambda theirs=theirs: theirs)
+
+    # Error formats are API-level: their counts add up, as in one audit of all traffic.
+    formats = auditor.error_formats.hosts
+    for key, theirs in state.error_formats:
+        mine = formats.get(key)
+        if mine is None:
+            formats.setdefault(key, lambda theirs=theirs: theirs)
+            continue
+        for kind in ("errors", "successes"):
+            groups = getattr(mine, kind)
+            for family, group in getattr(theirs, kind).items():
+                if family not in groups:
+                    groups[family] = group
+                else:
+                    groups[family].merge(group)
 
     endpoints = auditor.allowed_methods.endpoints
     for key, theirs in state.allowed:

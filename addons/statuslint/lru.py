@@ -33,7 +33,7 @@ class LRU(Generic[K, V]):
         return value
 
     def items(self) -> list[tuple[K, V]]:
-        """Every entry, least recently used first."""
+        """A snapshot, least recently used first (reading it does not reorder)."""
         return list(self._data.items())
 
     def __len__(self) -> int:
