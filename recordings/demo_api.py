@@ -729,8 +729,39 @@ def make_sloppy(store: Store) -> Blueprint:
             return problem(405, "Method Not Allowed", headers={"Allow": "GET PUT DELETE"})
         if request.method == "DELETE":
             return empty(400)  # Sloppy: an error with nothing explaining it.
-        # Sloppy: a Location on a 200 to GET, and not even a URI reference.
-        return json_response({"id": tag_id}, headers={"Location": "/sloppy/tags/my tag"})
+        # Sloppy: a Location on a 200 to GET, and an incomplete %-escape in it.
+        return json_response({"id": tag_id}, headers={"Location": f"/sloppy/tags/{tag_id}?discount=100%"})
+
+    @bp.route("/sloppy/notes/<int:note_id>", methods=["PUT", "PATCH"])
+    def note(note_id: int) -> Response:
+        if request.method == "PUT":
+            # Sloppy: 428 to a request that is conditional already.
+            return problem(428, "Precondition Required")
+        if request.mimetype != JSON:
+            # Sloppy: 415 to a PATCH without Accept-Patch.
+            return problem(415, "Unsupported Media Type")
+        # Sloppy: an Allow that leaves out the method it just served.
+        return json_response({"id": note_id}, headers={"Allow": "GET, PUT, DELETE"})
+
+    @bp.route("/sloppy/files/1", methods=["GET", "POST"])
+    def file() -> Response:
+        data = b"0123456789"
+        if request.range is None:
+            # Sloppy: 416 to a request without Range.
+            return Response(b"", 416, headers={"Content-Range": "bytes */10"})
+        if request.method == "POST":
+            # Sloppy: 206 to a POST.
+            return Response(data[:5], 206, mimetype="text/plain", headers={"Content-Range": "bytes 0-4/10"})
+        # Sloppy: a Content-Range claiming more bytes than the content carries.
+        return Response(data, 206, mimetype="text/plain", headers={"Content-Range": "bytes 0-99/500"})
+
+    @bp.route("/sloppy/misc/<what>", methods=["GET", "POST"])
+    def misc(what: str) -> Response:
+        if what == "v2":
+            return problem(426, "Upgrade Required")  # Sloppy: 426 without Upgrade.
+        if what == "stream":
+            return problem(411, "Length Required")  # Sloppy: 411 to a request with Content-Length.
+        return problem(417, "Expectation Failed")  # Sloppy: 417 without Expect.
 
     @bp.get("/sloppy/report")
     def report() -> Response:
