@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .flowview import FlowView, Undecidable
+from .flowview import HAR_BODY_KEY, MITMPROXY_DECODES_HAR, FlowView, Undecidable
 from .statuscodes import REGISTERED
 from .syntax import DETECTORS, GRAMMARS, has_challenge, json_valid, non_empty, parse_content_range
 from .yamlsource import LineDict, LineList, PolicyError
@@ -424,8 +424,10 @@ def _length_agrees_with_content_range(view: FlowView) -> bool:
     if not spans:
         return True
     raw = view.response.raw_content
-    if raw is None or (view.har and ("content-encoding" in view.response.headers or not raw)):
-        # A HAR keeps the decoded text, and mitmproxy's import re-encodes it.
+    declared = view.flow.metadata.get(HAR_BODY_KEY) or {}
+    encoded = "content-encoding" in view.response.headers or declared.get("encoded")
+    if raw is None or (view.har and (encoded or not raw or (MITMPROXY_DECODES_HAR and not declared))):
+        # A HAR keeps the decoded text; mitmproxy 11's import re-encodes it, 12's drops the coding.
         raise Undecidable("the length of the content as sent is not known")
     _, first, last, _ = spans[0]
     assert first is not None and last is not None

@@ -11,11 +11,14 @@ from functools import cached_property
 from typing import Any
 
 from mitmproxy import http
+from mitmproxy import version as mitmproxy_version
 
 from .urls import authority
 
 # flow.metadata key: the body sizes a HAR entry declared (set by statuslint's HAR reader).
 HAR_BODY_KEY = "statuslint.har_body"
+# mitmproxy 12's HAR import decodes each body and rewrites the framing headers.
+MITMPROXY_DECODES_HAR = int(mitmproxy_version.VERSION.split(".")[0]) >= 12
 
 # Request headers that say who is calling (compared, never stored or shown).
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
@@ -137,11 +140,18 @@ def declared_has_body(sizes: dict[str, Any] | None, headers: http.Headers, metho
     (False), known non-empty (True) or unknown (None). ``sizes`` are what the entry
     declared (``text``: a text member was there; ``size``: content.size; ``body_size``:
     bodySize; None where absent or -1); mitmproxy's own HAR import keeps none of them,
-    so there only the framing headers speak."""
-    length = headers.get("content-length", "").strip()
+    so there only the framing headers speak. The entry's own framing headers are in
+    ``sizes`` too: mitmproxy 12's import decodes the body, drops Content-Encoding and
+    writes a Content-Length of its own."""
+    if sizes and "content_length" in sizes:
+        length, encoded = (sizes["content_length"] or "").strip(), bool(sizes.get("encoded"))
+    elif MITMPROXY_DECODES_HAR:
+        # A Content-Length of 0 may be the import's own, for an encoded body left out.
+        return None
+    else:
+        length, encoded = headers.get("content-length", "").strip(), "content-encoding" in headers
     if length == "0":
         return False
-    encoded = "content-encoding" in headers
     if sizes:
         size, body_size = sizes.get("size"), sizes.get("body_size")
         if sizes.get("text"):

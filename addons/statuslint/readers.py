@@ -87,10 +87,16 @@ def _read_har(fo: IO[bytes]) -> Iterator[flow.Flow]:
 
 
 def declared_body(entry: dict[str, Any]) -> dict[str, Any]:
-    """What a HAR entry declares about its response body, which mitmproxy's import drops:
-    whether a text member is there, content.size and bodySize (None where absent or -1)."""
+    """What a HAR entry declares about its response body, which mitmproxy's import drops
+    or rewrites: whether a text member is there, content.size and bodySize (None where
+    absent or -1), and its own Content-Length and Content-Encoding."""
     response = entry.get("response") or {}
     content = response.get("content") or {}
+    headers = {
+        str(h.get("name", "")).lower(): str(h.get("value", ""))
+        for h in response.get("headers") or ()
+        if isinstance(h, dict)
+    }
 
     def size(value: Any) -> int | None:
         return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
@@ -99,6 +105,8 @@ def declared_body(entry: dict[str, Any]) -> dict[str, Any]:
         "text": isinstance(content.get("text"), str),
         "size": size(content.get("size")),
         "body_size": size(response.get("bodySize")),
+        "content_length": headers.get("content-length"),
+        "encoded": "content-encoding" in headers,
     }
 
 
