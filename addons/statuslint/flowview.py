@@ -114,6 +114,16 @@ class FlowView:
         return bool(self.request_content)
 
     @cached_property
+    def response_header_names(self) -> frozenset[str]:
+        """The response's header names, lower-cased."""
+        return frozenset(name.decode("latin-1").lower() for name, _ in self.response.headers.fields)
+
+    @cached_property
+    def request_header_names(self) -> frozenset[str]:
+        """The request's header names, lower-cased."""
+        return frozenset(name.decode("latin-1").lower() for name, _ in self.request.headers.fields)
+
+    @cached_property
     def content_type(self) -> str | None:
         """The response's media type, lower-cased, without parameters."""
         value = self.response.headers.get("content-type")
