@@ -311,3 +311,21 @@ def test_content_range_length_is_the_content_as_sent() -> None:
     )
     assert "malformed-content-range" in rules_fired(coded)
     assert "malformed-content-range" not in rules_fired(coded, har=True)
+
+
+@pytest.mark.parametrize(
+    "rule_id",
+    [
+        "range-not-satisfiable-without-range-request",
+        "options-without-allow",
+        "error-with-stack-trace",
+        "malformed-allow",
+    ],
+)
+def test_statuslint_rules_shows_a_new_rule(rule_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from statuslint.cli import main
+
+    assert main(["rules", rule_id]) == 0
+    out = capsys.readouterr().out
+    rule = default_policy().rule(rule_id)
+    assert rule is not None and rule.summary.split()[0] in out and "Reference" in out

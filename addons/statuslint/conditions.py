@@ -242,7 +242,9 @@ class ConditionCompiler:
         want = self._bool(value, line, "json_valid")
 
         def pred(v: FlowView) -> bool:
-            valid = json_valid(_known_content(v))
+            # A body another rule already parsed (json_body, cached on the view) is not parsed twice.
+            parsed = v.__dict__.get("json_body")
+            valid = True if parsed is not None else json_valid(_known_content(v))
             if valid is None:
                 raise Undecidable("body too large or too deeply nested to parse as JSON")
             return valid is want
