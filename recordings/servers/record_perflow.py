@@ -12,7 +12,7 @@ Recorded with (install them anywhere outside the project; they are not its depen
     npm install --prefix /tmp/srv express@5.3.0 koa@3.3.0 @koa/router@15.7.0 \\
         fastify@5.12.8 @fastify/cors@11.4.3                          # on Node 20
     python3 -m venv /tmp/srv/venv && /tmp/srv/venv/bin/pip install \\
-        datasette==0.65.5 jupyter_server==2.21.1 aiohttp==3.14.5
+        datasette==0.65.5 jupyter_server==2.21.1 aiohttp==3.14.5 falcon==4.4.0
 
 Re-run from the repository root with the project's virtualenv::
 
@@ -275,6 +275,54 @@ def aiohttp_session(c: Client) -> None:
     c.call("GET", "/missing", 404)
 
 
+FALCON_APP = """
+import sys
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import falcon
+
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+class Orders:
+    def on_get(self, req, resp):
+        resp.media = [{"id": 1}]
+
+    def on_post(self, req, resp):
+        req.get_media()
+        resp.status = falcon.HTTP_201
+        resp.location = "/orders/2"
+        resp.media = {"id": 2}
+
+class Order:
+    def on_get(self, req, resp, order_id):
+        if order_id != 1:
+            raise falcon.HTTPNotFound(description="no such order")
+        resp.media = {"id": 1}
+
+    def on_delete(self, req, resp, order_id):
+        resp.status = falcon.HTTP_204
+
+app = falcon.App()
+app.add_route("/orders", Orders())
+app.add_route("/orders/{order_id:int}", Order())
+make_server("127.0.0.1", int(sys.argv[1]), app, handler_class=Quiet).serve_forever()
+"""
+
+
+def falcon_session(c: Client) -> None:
+    c.call("GET", "/orders", 200, headers=JSON_ACCEPT)
+    c.call("POST", "/orders", 201, json_body={"item": "tea"})
+    c.call("GET", "/orders/1", 200, headers=JSON_ACCEPT)
+    c.call("GET", "/orders/9", 404, headers=JSON_ACCEPT)
+    c.call("OPTIONS", "/orders", 200)
+    c.call("PUT", "/orders", 405, json_body={"item": "x"})
+    c.call("POST", "/orders", 400, headers=JSON_ACCEPT, raw=("application/json", b'{"item": '))
+    c.call("DELETE", "/orders/1", 204)
+    c.call("GET", "/missing", 404, headers=JSON_ACCEPT)
+
+
 # --- Servers --------------------------------------------------------------------------------
 
 
@@ -380,6 +428,14 @@ def aiohttp(work: Path, port: int, args: argparse.Namespace) -> Iterator[subproc
 
 
 @contextmanager
+def falcon(work: Path, port: int, args: argparse.Namespace) -> Iterator[subprocess.Popen[bytes]]:
+    app = work / "app.py"
+    app.write_text(FALCON_APP)
+    with server_process([args.python, str(app), str(port)], work, "falcon", port) as proc:
+        yield proc
+
+
+@contextmanager
 def server_process(
     cmd: list[str], work: Path, name: str, port: int, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
@@ -408,6 +464,7 @@ SERVERS: dict[str, tuple[Callable[..., Any], Callable[[Client], None]]] = {
     "datasette": (datasette, datasette_session),
     "jupyter_server": (jupyter, jupyter_session),
     "aiohttp": (aiohttp, aiohttp_session),
+    "falcon": (falcon, falcon_session),
 }
 # The servers whose HAR twin (mitmdump --set hardump) is kept too.
 WITH_HAR = {"nginx"}
