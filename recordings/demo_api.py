@@ -799,6 +799,11 @@ def make_sloppy(store: Store) -> Blueprint:
     def teapot() -> Response:
         return problem(418, "I'm a teapot")  # Sloppy: an unused status.
 
+    @bp.get("/sloppy/loop")
+    def loop() -> Response:
+        # Sloppy: a redirect to the URL itself.
+        return Response(b"", 302, headers={"Location": "/sloppy/loop"})
+
     @bp.get("/sloppy/download")
     def download() -> Response:
         # Sloppy: Content-Range on a 200, claiming more bytes than are sent.

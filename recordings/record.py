@@ -438,6 +438,7 @@ def sloppy_session(c: Client) -> None:
     c.call("GET", "/sloppy/me", 401, headers={**JSON_ACCEPT, "Authorization": "Bearer demo-token-without-scope"})
     c.call("GET", "/sloppy/teapot", 418, headers=JSON_ACCEPT)
     c.call("GET", "/sloppy/download", 200, headers={"Range": "bytes=0-99"})
+    c.call("GET", "/sloppy/loop", 302)
     c.call("PUT", "/sloppy/notes/1", 428, headers={**JSON_ACCEPT, "If-Match": '"v1"'}, json_body={"text": "x"})
     c.call("PATCH", "/sloppy/notes/1", 415, headers=JSON_ACCEPT, raw=("text/plain", b"text=x"))
     c.call("PATCH", "/sloppy/notes/1", 200, headers=JSON_ACCEPT, json_body={"text": "x"})

@@ -329,3 +329,21 @@ def test_statuslint_rules_shows_a_new_rule(rule_id: str, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     rule = default_policy().rule(rule_id)
     assert rule is not None and rule.summary.split()[0] in out and "Reference" in out
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "location", "headers", "fires"),
+    [
+        ("GET", 302, "/v1/things/1", {}, True),
+        ("GET", 308, "/v1/things/1#top", {}, True),
+        ("PUT", 307, "1", {}, True),  # relative: resolves to /v1/things/1
+        ("GET", 302, "/v1/things/1?page=2", {}, False),
+        ("POST", 302, "/v1/things/1", {}, False),  # Post/Redirect/Get
+        ("GET", 303, "/v1/things/1", {}, False),
+        ("GET", 302, "/v1/things/1", {"Set-Cookie": "consent=1"}, False),
+        ("GET", 302, "http://api.example.test/v1/things/1", {}, False),  # another scheme
+    ],
+)
+def test_redirect_to_self(method: str, status: int, location: str, headers: dict, fires: bool) -> None:
+    f = http_flow(method, status=status, body=b"", resp_headers={"Location": location, **headers})
+    assert ("redirect-to-self" in rules_fired(f)) is fires

@@ -236,6 +236,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             "resp_headers": {**JSON, "Accept-Patch": "application/merge-patch+json"},
         },
     ),
+    "redirect-to-self": (
+        {"status": 301, "body": b"", "resp_headers": {"Location": "https://api.example.test/v1/things/1"}},
+        {"status": 301, "body": b"", "resp_headers": {"Location": "https://api.example.test/v1/things/1/"}},
+    ),
     "malformed-etag": ({"resp_headers": {**JSON, "ETag": 'W/"a"b"'}}, {"resp_headers": {**JSON, "ETag": 'W/"a-b"'}}),
     "malformed-location": (
         {"status": 302, "body": b"", "resp_headers": {"Location": "/v1/my things"}},

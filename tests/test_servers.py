@@ -140,6 +140,7 @@ DEMONSTRATED = {
     "retry-after-without-meaning",
     "allow-omits-accepted-method",
     "unsupported-patch-without-accept-patch",
+    "redirect-to-self",
     "malformed-etag",
     "malformed-location",
     "malformed-retry-after",

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 from .flowview import HAR_BODY_KEY, MITMPROXY_DECODES_HAR, FlowView, Undecidable
 from .statuscodes import REGISTERED
@@ -372,7 +373,7 @@ class ConditionCompiler:
             return lambda v: name not in headers_of(v)
         usage = (
             f"header test for '{name}' must be present, absent, {{equals: S}}, {{matches: REGEX}}, {{has_token: S}}, "
-            "{valid: GRAMMAR} or {challenge: SCHEME [PARAM[=VALUE]]}"
+            "{valid: GRAMMAR}, {challenge: SCHEME [PARAM[=VALUE]]} or {same_url_as: request}"
         )
         if not isinstance(test, LineDict) or len(test) != 1:
             raise self.error(line, usage)
@@ -408,6 +409,10 @@ class ConditionCompiler:
                 )
             scheme, param, expected = m[1], m[2], m[3]
             return lambda v: has_challenge(headers_of(v).get_all(name), scheme, param, expected)
+        if kind == "same_url_as":
+            if arg != "request":
+                raise self.error(test.line_of(kind), f"same_url_as for '{name}' takes 'request'")
+            return lambda v: any(_same_url(v.url, h) for h in headers_of(v).get_all(name))
         raise self.error(test.line_of(kind), usage)
 
     def _list_of_conditions(self, value: Any, line: int, what: str) -> list[Predicate]:
@@ -430,6 +435,15 @@ class ConditionCompiler:
         if value not in choices:
             raise self.error(line, f"'{what}' takes one of {', '.join(choices)}, not {value!r}")
         return value
+
+
+def _same_url(url: str, reference: str) -> bool:
+    """Whether a URI reference, resolved against the request URL, is that URL (fragments aside)."""
+    try:
+        target = urljoin(url, reference.strip(" \t"))
+    except ValueError:
+        return False
+    return target.split("#", 1)[0] == url.split("#", 1)[0]
 
 
 def _known_content(view: FlowView) -> bytes:
