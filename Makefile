@@ -43,6 +43,7 @@ recordings: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_audit.py
 	$(BIN)/python benchmarks/bench_state.py
+	$(BIN)/python benchmarks/bench_syntax.py
 
 clean:
 	rm -rf $(VENV) build dist addons/*.egg-info .pytest_cache .ruff_cache
