@@ -10,7 +10,7 @@ Recorded with (install them anywhere outside the project; they are not its depen
 
     apt-get install -y nginx-light                                   # nginx 1.22.1 (Debian 12)
     npm install --prefix /tmp/srv express@5.3.0 koa@3.3.0 @koa/router@15.7.0 \\
-        fastify@5.12.8 @fastify/cors@11.4.3                          # on Node 20
+        fastify@5.12.8 @fastify/cors@11.4.3                          # on Node 20.20.2
     python3 -m venv /tmp/srv/venv && /tmp/srv/venv/bin/pip install \\
         datasette==0.65.5 jupyter_server==2.21.1 aiohttp==3.14.5 falcon==4.4.0
 
