@@ -43,6 +43,7 @@ recordings: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/harness.py --workdir benchmarks/.work
 	$(BIN)/python benchmarks/bench_state.py
+	$(BIN)/python benchmarks/bench_syntax.py
 
 ## bench-quick: the same harness on small inputs (CI runs it so it cannot rot; it never gates)
 bench-quick: $(VENV)/.installed

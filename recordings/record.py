@@ -436,6 +436,37 @@ def files_session(c: Client) -> None:
     c.call("DELETE", "/v1/files/notes.txt", 204)
 
 
+def sloppy_session(c: Client) -> None:
+    """Answers real servers were seen to give (issue 12): one per per-flow rule."""
+    c.call("GET", "/sloppy/tags", 200, headers=JSON_ACCEPT)
+    c.call("OPTIONS", "/sloppy/tags", 204)
+    c.call("GET", "/sloppy/tags/1", 200, headers=JSON_ACCEPT)
+    c.call("PUT", "/sloppy/tags/1", 412, headers=JSON_ACCEPT, json_body={"name": "blue"})
+    c.call("PUT", "/sloppy/tags/1", 304, headers={**JSON_ACCEPT, "If-None-Match": '"x"'}, json_body={"name": "blue"})
+    c.call("POST", "/sloppy/tags/1", 405, headers=JSON_ACCEPT, json_body={"name": "blue"})
+    c.call("DELETE", "/sloppy/tags/1", 400)
+    c.call("GET", "/sloppy/report", 202, headers=JSON_ACCEPT)
+    c.call("GET", "/sloppy/report?now=1", 500, headers=JSON_ACCEPT)
+    c.call("GET", "/sloppy/status", 404, headers=JSON_ACCEPT)
+    c.call("GET", "/sloppy/limits", 429, headers=JSON_ACCEPT)
+    c.call("POST", "/sloppy/uploads", 413, headers=JSON_ACCEPT)
+    c.call("POST", "/sloppy/uploads", 201, headers=JSON_ACCEPT, raw=("text/plain", b"file contents"))
+    c.call("GET", "/sloppy/me", 401, headers={**JSON_ACCEPT, "Authorization": "Bearer demo-expired-token-000"})
+    c.call("GET", "/sloppy/me", 401, headers={**JSON_ACCEPT, "Authorization": "Bearer demo-token-without-scope"})
+    c.call("GET", "/sloppy/teapot", 418, headers=JSON_ACCEPT)
+    c.call("GET", "/sloppy/download", 200, headers={"Range": "bytes=0-99"})
+    c.call("GET", "/sloppy/loop", 302)
+    c.call("PUT", "/sloppy/notes/1", 428, headers={**JSON_ACCEPT, "If-Match": '"v1"'}, json_body={"text": "x"})
+    c.call("PATCH", "/sloppy/notes/1", 415, headers=JSON_ACCEPT, raw=("text/plain", b"text=x"))
+    c.call("PATCH", "/sloppy/notes/1", 200, headers=JSON_ACCEPT, json_body={"text": "x"})
+    c.call("GET", "/sloppy/files/1", 416)
+    c.call("GET", "/sloppy/files/1", 206, headers={"Range": "bytes=0-99"})
+    c.call("POST", "/sloppy/files/1", 206, headers={"Range": "bytes=0-4"}, raw=("text/plain", b"q"))
+    c.call("GET", "/sloppy/misc/v2", 426, headers=JSON_ACCEPT)
+    c.call("POST", "/sloppy/misc/stream", 411, headers=JSON_ACCEPT, raw=("text/plain", b"chunk"))
+    c.call("POST", "/sloppy/misc/order", 417, headers=JSON_ACCEPT, json_body={"item": 1})
+
+
 # --------------------------------------------------------------------------
 # Process management
 # --------------------------------------------------------------------------
@@ -536,6 +567,7 @@ def record(workdir: Path) -> tuple[int, int]:
             authors_session(client)
             legacy_session(client)
             files_session(client)
+            sloppy_session(client)
         except Exception:
             sys.stderr.write(api_log_path.read_text(errors="replace")[-4000:])
             raise

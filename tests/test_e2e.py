@@ -32,6 +32,7 @@ from mitmproxy.http import HTTPFlow
 
 from helpers import BIN, CORPUS, ROOT, free_port, load_report, needs_corpus, needs_sarif_schema, sarif_schema_errors
 from statuslint import reports
+from statuslint.flowview import MITMPROXY_DECODES_HAR
 
 HOST = "127.0.0.1"
 MITMDUMP = BIN / "mitmdump"
@@ -636,9 +637,33 @@ def test_audit_command_and_replayed_addon_agree(recording: Path, tmp_path: Path)
     assert_report_contract(b)
     assert a["summary"]["flows"] > 0
     assert a["inputs"] == b["inputs"] == [{"source": source, "flows": a["summary"]["flows"], "error": None}]
+    # mitmproxy's own HAR import drops the sizes an entry declares without its text
+    # (README): there `statuslint audit` decides more, and only there.
+    sized = _entries_declaring_sizes_only(recording)
+    extra = [f for f in a["findings"] if f not in b["findings"]] if sized else []
+    if extra:
+        assert all(f["flow"] and f["flow"]["index"] in sized for f in extra)
+        assert [f for f in a["findings"] if f not in extra] == b["findings"]
+        return
     assert a["findings"] == b["findings"]
     for key in ("flows", "audited", "by_rule", "by_severity"):
         assert a["summary"][key] == b["summary"][key], key
+
+
+def _entries_declaring_sizes_only(recording: Path) -> set[int]:
+    """Indexes of HAR entries that declare a response size but carry no body text: every
+    entry under mitmproxy 12, whose import decodes bodies and rewrites their framing."""
+    if recording.suffix != ".har":
+        return set()
+    entries = json.loads(recording.read_text(encoding="utf-8"))["log"]["entries"]
+    if MITMPROXY_DECODES_HAR:
+        return set(range(len(entries)))
+    return {
+        i
+        for i, e in enumerate(entries)
+        if not e["response"].get("content", {}).get("text")
+        and (e["response"].get("content", {}).get("size", -1) >= 0 or e["response"].get("bodySize", -1) >= 0)
+    }
 
 
 # Across flows --------------------------------------------------------------------------

@@ -13,6 +13,13 @@ from helpers import ROOT, default_policy, http_flow
 from statuslint.auditor import Auditor
 from statuslint.reports import model
 
+CROSS_INPUT_CHECKS = {
+    "allow-contradicts-traffic",
+    "not-implemented-but-implemented",
+    "allow-lists-failing-method",
+    "cors-contradicts-traffic",
+}
+
 
 def _demo_flows() -> list:
     with open(ROOT / "recordings" / "demo.flows", "rb") as fo:
@@ -48,6 +55,13 @@ def test_audit_a_then_b_equals_merge_of_a_and_b() -> None:
     merged.merge(pickle.loads(pickle.dumps(_audit(Auditor(policy), b_flows, "b").export_state())))
 
     expected, got = sequential.summary(), merged.summary()
+    # Checks of the API surface remember endpoints across inputs: in one audit B's flows
+    # meet what A taught them, in a merge they do not, so how often such a check was put
+    # to the test may differ; what they found may not.
+    for summary in (expected, got):
+        for row in summary["coverage"]["rules"]:
+            if row["rule"] in CROSS_INPUT_CHECKS:
+                row.pop("evaluated")
     assert got == expected
     assert got["flows"] == len(flows) and got["by_rule"]["inconsistent-status"] >= 1
     assert _api(merged) == _api(sequential) != []

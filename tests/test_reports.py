@@ -446,8 +446,8 @@ def test_text_groups_each_rule_and_endpoint_once_with_its_fix(demo: dict[str, An
         assert line.endswith(f" | fix: {rules[rule]['fix_summary']}")
     # Not a terminal (a CI log): nothing is wrapped at 80 columns, tables keep their widest form.
     assert max(len(line) for line in group_lines) > 200
-    undecided = next(line for line in out.splitlines() if line.startswith("could not decide on some flows"))
-    assert len(undecided) > 120 and undecided.endswith(")")
+    inconclusive = next(line for line in out.splitlines() if " findings are inconclusive " in line)
+    assert len(inconclusive) > 120 and inconclusive.endswith("--fail-on-inconclusive")
     assert re.search(r"│ server-error +│ warning +│ +\d+ │ +\d+ │ Server error \(5xx\) +│", out)
     errors = report["summary"]["by_severity"]["error"]
     assert out.rstrip().endswith(f"exit 1: {errors} findings at or above --fail-on error")

@@ -91,7 +91,12 @@ def test_cnn_page_load_keeps_its_api_calls(capsys: pytest.CaptureFixture[str]) -
     assert code == 0
     why = report["summary"]["out_of_scope"]
     assert why["image"] > 100 and why["script"] > 40 and why["font"] >= 4
-    assert report["findings"] == []
+    # What is left is true, and rests on what a HAR shows: a request that accepted JSON only
+    # answered with JavaScript, a POST answered 200 with content but no Content-Type.
+    assert sorted((f["rule"], f["confidence"]) for f in report["findings"]) == [
+        ("ignored-accept", "inconclusive"),
+        ("missing-content-type", "inconclusive"),
+    ]
     kept = {e["endpoint"] for e in report["summary"]["endpoints"]}
     assert "GET fastlane.rubiconproject.com /a/api/fastlane.json" in kept
     assert not [e for e in kept if e.endswith((".png", ".woff2", ".css"))]

@@ -20,7 +20,7 @@ import yaml
 from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
 from .endpoints import PathTemplate
 from .findings import Severity
-from .flowview import FlowView
+from .flowview import FlowView, Undecidable
 from .noise import Suppression, parse_suppressions
 from .redact import RedactConfig, redact_path
 from .stateful import CHECKS
@@ -43,6 +43,7 @@ RULE_KEYS = (
     "enabled",
     "exclude_paths",
     "message",
+    "messages",
     "when",
     "require",
     "check",
@@ -86,6 +87,8 @@ class Rule:
     exclude_paths: tuple[re.Pattern[str], ...] = ()
     # A stateful check implemented in Python (statuslint.stateful) instead of when/require.
     check: str | None = None
+    # ``messages``: (condition, message) pairs tried in order before ``message``.
+    message_cases: tuple[tuple[Predicate, str], ...] = ()
 
     def applies_to(self, status: int, method: str) -> bool:
         return (self.statuses is None or status in self.statuses) and (self.methods is None or method in self.methods)
@@ -107,7 +110,18 @@ class Rule:
 
     def format_message(self, view: FlowView) -> str:
         path = printable(redact_path(view.path))
-        return self.message.format(method=view.method, status=view.status, path=path, host=printable(view.host))
+        return self._message_for(view).format(
+            method=view.method, status=view.status, path=path, host=printable(view.host)
+        )
+
+    def _message_for(self, view: FlowView) -> str:
+        for condition, message in self.message_cases:
+            try:
+                if condition(view):
+                    return message
+            except Undecidable:
+                continue
+        return self.message
 
 
 @dataclass
@@ -324,7 +338,7 @@ def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rul
                 node.line_of("check"),
                 f"unknown check {check!r}{_suggest(str(check), CHECKS)} (stateful checks: {', '.join(CHECKS)})",
             )
-        for key in ("when", "require", "message"):
+        for key in ("when", "require", "message", "messages"):
             if key in node:
                 raise PolicyError(
                     source,
@@ -360,6 +374,7 @@ def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rul
             when_rest = compiler.compile(rest, wline)
     require = compiler.compile(node["require"], node.line_of("require")) if "require" in node else None
     exclude = _globs(node, "exclude_paths", compiler)
+    message_cases = _message_cases(node, compiler, source, rule_id)
 
     return Rule(
         id=rule_id,
@@ -380,7 +395,31 @@ def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rul
         require=require,
         exclude_paths=exclude,
         check=check,
+        message_cases=message_cases,
     )
+
+
+def _message_cases(
+    node: LineDict, compiler: ConditionCompiler, source: str, rule_id: str
+) -> tuple[tuple[Predicate, str], ...]:
+    """``messages: [{when: CONDITION, message: TEXT}, ...]``: the first case whose
+    condition holds words the finding; ``message`` is the fallback."""
+    cases = node.get("messages")
+    if cases is None:
+        return ()
+    line = node.line_of("messages")
+    if not isinstance(cases, LineList) or not cases:
+        raise PolicyError(source, line, f"'messages' of rule '{rule_id}' takes a list of {{when: ..., message: ...}}")
+    out = []
+    for i, case in enumerate(cases):
+        case_line = cases.line_of(i)
+        if not isinstance(case, LineDict) or set(case) != {"when", "message"} or not isinstance(case["message"], str):
+            raise PolicyError(
+                source, case_line, f"each of 'messages' of rule '{rule_id}' is {{when: ..., message: TEXT}}"
+            )
+        _check_message(case["message"], source, case.line_of("message"))
+        out.append((compiler.compile(case["when"], case.line_of("when")), case["message"].strip()))
+    return tuple(out)
 
 
 def _override(rule: Rule, change: Any, line: int, compiler: ConditionCompiler, source: str) -> Rule:
