@@ -156,7 +156,7 @@ class Auditor:
             # Browser HARs record aborted requests as status 0: no answer to audit.
             self.counts["status_0"] += 1
             return []
-        view = FlowView(f, har=har)
+        view = FlowView(f, har=har, limits=self.policy.limits)
         if not self.policy.scope.admits(view):
             self.counts["out_of_scope"] += 1
             return []
