@@ -214,7 +214,7 @@ def test_json_body_limits_come_from_the_policy(tmp_path: Path) -> None:
         (b"[" * 100_000, 64, None),  # unbalanced: not JSON
         (b"[" * 70 + b"]" * 69, 100, 70),  # bounded by its count: json.loads refuses it
         (b"[" * 170 + b"]" * 169, 100, 101),
-        (b"[" * 170 + b"]" * 169, 200, None),
+        (b"][" * 50, 3, None),
         (b"[" * 70 + b"]" * 69, 64, 65),
     ],
 )
