@@ -371,6 +371,12 @@ def test_unbounded_templates_and_numbers_are_refused(tmp_path: Path, message: st
     assert error.line in (5, 6)
 
 
+def test_an_open_bound_still_matches_statuses_above_999(tmp_path: Path) -> None:
+    # A HAR file may claim any status: ">599" is above 599, whatever the number.
+    policy = load_policy(write(tmp_path, RULE.format(message="m", status='">599"')))
+    assert [f.rule for f in Auditor(policy).audit_response(http_flow(status=1000), 0, "t")] == ["r"]
+
+
 def test_small_width_and_codes_0_to_999_are_fine(tmp_path: Path) -> None:
     policy = load_policy(write(tmp_path, RULE.format(message='"{method:<7}{status!r:>4} {path}"', status="[0, 999]")))
     (finding,) = Auditor(policy).audit_response(http_flow(status=999, path="/x"), 0, "t")

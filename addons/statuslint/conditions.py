@@ -44,6 +44,8 @@ _STATUS_RE = re.compile(
     r"^(?:(?P<cls>[1-9])xx|(?P<lo>[0-9]{1,3})-(?P<hi>[0-9]{1,3})|(?P<op>[<>]=?)(?P<n>[0-9]{1,3})|(?P<exact>[0-9]{1,3}))$"
 )
 STATUS_MAX = 999
+# The open end of ">599": a HAR file may claim any status, and 1000 is still above 599.
+_UNBOUNDED = 2**63
 
 
 def parse_status(spec: Any) -> tuple[int, int] | None:
@@ -65,7 +67,7 @@ def parse_status(spec: Any) -> tuple[int, int] | None:
         return (lo, hi) if lo <= hi else None
     if m["op"]:
         n = int(m["n"])
-        return {"<": (0, n - 1), "<=": (0, n), ">": (n + 1, STATUS_MAX), ">=": (n, STATUS_MAX)}[m["op"]]
+        return {"<": (0, n - 1), "<=": (0, n), ">": (n + 1, _UNBOUNDED), ">=": (n, _UNBOUNDED)}[m["op"]]
     n = int(m["exact"])
     return (n, n)
 
