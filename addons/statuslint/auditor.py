@@ -216,7 +216,7 @@ class Auditor:
             # wire (a live upstream, a .flows file) a 0 was answered: a status out of range.
             self.counts["status_0"] += 1
             return []
-        view = FlowView(f, har=har)
+        view = FlowView(f, har=har, limits=self.policy.limits)
         why = self.policy.scope.rejects(view)
         if why is not None:
             self.counts["out_of_scope"] += 1

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
+import re2
+
 from .flowview import HAR_BODY_KEY, MITMPROXY_DECODES_HAR, FlowView, Undecidable
 from .statuscodes import REGISTERED
 from .syntax import DETECTORS, GRAMMARS, has_challenge, json_valid, non_empty, parse_content_range
@@ -38,7 +40,14 @@ class StatusSet:
         return any(lo <= code <= hi for lo, hi in self.ranges)
 
 
-_STATUS_RE = re.compile(r"^(?:(?P<cls>[1-9])xx|(?P<lo>\d+)-(?P<hi>\d+)|(?P<op>[<>]=?)(?P<n>\d+)|(?P<exact>\d+))$")
+# Three digits at most: a status code is 0-999 (RFC 9110 §15 uses 100-599), and a
+# longer run of digits is a mistake, not a code.
+_STATUS_RE = re.compile(
+    r"^(?:(?P<cls>[1-9])xx|(?P<lo>[0-9]{1,3})-(?P<hi>[0-9]{1,3})|(?P<op>[<>]=?)(?P<n>[0-9]{1,3})|(?P<exact>[0-9]{1,3}))$"
+)
+STATUS_MAX = 999
+# The open end of ">599": a HAR file may claim any status, and 1000 is still above 599.
+_UNBOUNDED = 2**63
 
 
 def parse_status(spec: Any) -> tuple[int, int] | None:
@@ -46,7 +55,7 @@ def parse_status(spec: Any) -> tuple[int, int] | None:
     if isinstance(spec, bool):
         return None
     if isinstance(spec, int):
-        return (spec, spec)
+        return (spec, spec) if 0 <= spec <= STATUS_MAX else None
     if not isinstance(spec, str):
         return None
     m = _STATUS_RE.match(spec.strip().lower())
@@ -60,7 +69,7 @@ def parse_status(spec: Any) -> tuple[int, int] | None:
         return (lo, hi) if lo <= hi else None
     if m["op"]:
         n = int(m["n"])
-        return {"<": (0, n - 1), "<=": (0, n), ">": (n + 1, 10**6), ">=": (n, 10**6)}[m["op"]]
+        return {"<": (0, n - 1), "<=": (0, n), ">": (n + 1, _UNBOUNDED), ">=": (n, _UNBOUNDED)}[m["op"]]
     n = int(m["exact"])
     return (n, n)
 
@@ -68,6 +77,63 @@ def parse_status(spec: Any) -> tuple[int, int] | None:
 def compile_glob(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
     """A shell-style glob (``*``, ``?``, ``[...]``) as a compiled, anchored regex."""
     return re.compile(fnmatch.translate(pattern), re.IGNORECASE if ignore_case else 0)
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error is ours to report, on one line
+
+# What RE2 says it cannot compile, as the construct a user wrote.
+_UNSUPPORTED = (
+    ("(?=", "lookahead (?="),
+    ("(?!", "negative lookahead (?!"),
+    ("(?<=", "lookbehind (?<="),
+    ("(?<!", "negative lookbehind (?<!"),
+    ("(?>", "atomic group (?>"),
+    ("(?#", "comment (?#"),
+)
+
+
+def compile_regex(pattern: str) -> Any:
+    """A policy regex compiled with RE2, which matches in time linear in the input
+    whatever the pattern (Python's re can take exponential time: ``^(a+)+$``).
+    ValueError names what RE2 does not support."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as e:
+        raise ValueError(_re2_problem(pattern, e)) from None
+    except UnicodeEncodeError:
+        raise ValueError("the pattern is not valid Unicode (a lone surrogate)") from None
+
+
+def _re2_problem(pattern: str, e: Exception) -> str:
+    detail = e.args[0] if e.args else str(e)
+    text = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+    linear = "statuslint uses RE2, whose regexes match in linear time"
+    backref = re.search(r"\\([1-9][0-9]*)|\(\?P=[^)]*\)", pattern)
+    if backref and ("escape sequence" in text or "(?P" in text):
+        return f"backreference {backref.group()} is not supported ({linear}: no backreferences)"
+    for construct, name in _UNSUPPORTED:
+        if f"operator: {construct}" in text:
+            return f"{name} is not supported ({linear}: no lookaround)"
+    if "repetition operator: " in text and text.rstrip().endswith("+"):
+        return f"possessive quantifier {text.rsplit(': ', 1)[-1]} is not supported ({linear})"
+    if text.endswith("\\Z"):
+        return "\\Z is not supported (write \\z for the end of the text)"
+    return text
+
+
+def search_values(rx: Any, values: Iterable[str]) -> bool:
+    """Whether ``rx`` is found in one of ``values``. Header values may carry raw bytes
+    (surrogate escapes), which RE2 searches as the bytes they were."""
+    return any(rx.search(h.encode("utf-8", "surrogateescape")) for h in values)
+
+
+def capped(values: list[str], what: str, limit: int) -> list[str]:
+    """``values`` unless one is longer than ``limit``: then the predicate is undecidable."""
+    for value in values:
+        if len(value) > limit:
+            raise Undecidable(f"{what} longer than limits.max_header_value ({limit} characters)")
+    return values
 
 
 def _media_matches(range_: str, ctype: str) -> bool:
@@ -85,6 +151,7 @@ def accept_satisfied(view: FlowView) -> bool:
     ctype = view.content_type
     if not accept or not ctype or not view.response_has_body:
         return True
+    capped([accept], "Accept", view.limits.max_header_value)
     for part in accept.split(","):
         media, *params = (p.strip() for p in part.split(";"))
         if not media:
@@ -319,12 +386,21 @@ class ConditionCompiler:
             rng = parse_status(item)
             if rng is None:
                 item_line = value.line_of(i) if isinstance(value, LineList) else line
+                if _out_of_range(item):
+                    raise self.error(item_line, f"bad status {item!r}: status codes are 0-{STATUS_MAX}")
                 raise self.error(
                     item_line,
                     f"bad status {item!r}: use a code (201), a class (4xx), a range (500-599) or a bound (>599)",
                 )
             ranges.append(rng)
         return StatusSet(tuple(ranges))
+
+    def regex(self, pattern: str, line: int, what: str) -> Any:
+        """A regex of the policy, compiled with RE2 (see ``compile_regex``)."""
+        try:
+            return compile_regex(pattern)
+        except ValueError as e:
+            raise self.error(line, f"bad regex {pattern!r} for {what}: {e}") from None
 
     def globs(self, value: Any, line: int, what: str, *, ignore_case: bool) -> tuple[re.Pattern[str], ...]:
         patterns = self._strings(value, line, what)
@@ -380,25 +456,33 @@ class ConditionCompiler:
         ((kind, arg),) = test.items()
         if not isinstance(arg, str):
             raise self.error(test.line_of(kind), f"'{kind}' for header '{name}' takes a string")
+
+        # Every value a test inspects is capped (limits.max_header_value): a header of
+        # megabytes costs a length check, not a scan.
+        def values(v: FlowView) -> list[str]:
+            return capped(headers_of(v).get_all(name), f"header {name}", v.limits.max_header_value)
+
         if kind == "equals":
-            return lambda v: headers_of(v).get(name) == arg
+
+            def equals(v: FlowView) -> bool:
+                values(v)
+                return headers_of(v).get(name) == arg
+
+            return equals
         if kind == "matches":
-            try:
-                rx = re.compile(arg)
-            except re.error as e:
-                raise self.error(test.line_of(kind), f"bad regex {arg!r} for header '{name}': {e}") from None
-            return lambda v: any(rx.search(h) for h in headers_of(v).get_all(name))
+            rx = self.regex(arg, test.line_of(kind), f"header '{name}'")
+            return lambda v: search_values(rx, values(v))
         if kind == "has_token":
             token = arg.upper()
             if token == "$METHOD":
-                return lambda v: any(v.method in _tokens(h) for h in headers_of(v).get_all(name))
-            return lambda v: any(token in _tokens(h) for h in headers_of(v).get_all(name))
+                return lambda v: any(v.method in _tokens(h) for h in values(v))
+            return lambda v: any(token in _tokens(h) for h in values(v))
         if kind == "valid":
             grammar = GRAMMARS.get(arg)
             if grammar is None:
                 raise self.error(test.line_of(kind), f"unknown grammar {arg!r} (known: {', '.join(GRAMMARS)})")
             # Every value must parse; an absent header has nothing wrong with it.
-            return lambda v: all(grammar(h) for h in headers_of(v).get_all(name))
+            return lambda v: all(grammar(h) for h in values(v))
         if kind == "challenge":
             m = re.fullmatch(
                 r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s+([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:=(\S+))?)?\s*", arg
@@ -408,11 +492,11 @@ class ConditionCompiler:
                     test.line_of(kind), f"challenge for '{name}' takes 'SCHEME [PARAM[=VALUE]]', not {arg!r}"
                 )
             scheme, param, expected = m[1], m[2], m[3]
-            return lambda v: has_challenge(headers_of(v).get_all(name), scheme, param, expected)
+            return lambda v: has_challenge(values(v), scheme, param, expected)
         if kind == "same_url_as":
             if arg != "request":
                 raise self.error(test.line_of(kind), f"same_url_as for '{name}' takes 'request'")
-            return lambda v: any(_same_url(v.url, h) for h in headers_of(v).get_all(name))
+            return lambda v: any(_same_url(v.url, h) for h in values(v))
         raise self.error(test.line_of(kind), usage)
 
     def _list_of_conditions(self, value: Any, line: int, what: str) -> list[Predicate]:
@@ -471,6 +555,14 @@ def _length_agrees_with_content_range(view: FlowView) -> bool:
     _, first, last, _ = spans[0]
     assert first is not None and last is not None
     return len(raw) == last - first + 1
+
+
+def _out_of_range(item: Any) -> bool:
+    if isinstance(item, bool):
+        return False
+    if isinstance(item, int):
+        return not 0 <= item <= STATUS_MAX
+    return isinstance(item, str) and re.search(r"[0-9]{4}", item) is not None
 
 
 def _kind(value: Any) -> str:

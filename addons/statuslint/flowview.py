@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -29,11 +30,56 @@ class Undecidable(Exception):
     """The flow lacks what a predicate needs (e.g. a streamed body): the rule is skipped."""
 
 
+@dataclass(frozen=True)
+class ValueLimits:
+    """How much of a flow a rule may inspect (a policy's ``limits:``). A value beyond
+    a limit makes the predicate that needs it undecidable: a hostile client can make a
+    flow unauditable, never make it cost the proxy unbounded time or memory."""
+
+    max_header_value: int = 8192  # characters of one header value
+    max_body: int = 1024 * 1024  # bytes of a decoded body that JSON predicates parse
+    max_json_depth: int = 64  # nesting of [ and { in a JSON body
+
+    FIELDS = ("max_header_value", "max_body", "max_json_depth")
+
+
+DEFAULT_LIMITS = ValueLimits()
+
+# What is left of a JSON text's nesting once strings are gone: "[" and "]" ("{" and "}"
+# become them; a mismatch only matters to invalid JSON, which json.loads refuses).
+_BRACKETS_ONLY = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_nesting(body: bytes, limit: int) -> int | None:
+    """How deep a JSON text nests, found without recursion (Python's json module recurses
+    once per level and raises RecursionError): ``limit + 1`` for anything deeper than
+    ``limit``, None where the brackets do not balance (not JSON). Each pass deletes the
+    innermost ``[]``/``{}`` pairs, so the passes count the levels."""
+    openers = body.count(b"[") + body.count(b"{")
+    if openers <= limit:
+        return openers  # an upper bound is enough here
+    # Outside strings: escapes go first (an escaped backslash, then an escaped quote,
+    # left to right as JSON reads them), then every other quote-delimited run is a string.
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(_BRACKETS_ONLY, _NOT_BRACKETS)
+    for depth in range(limit + 1):
+        if not brackets:
+            return depth
+        # bytes.replace does not rescan what it produced: one pass, one level.
+        shorter = brackets.replace(b"[]", b"")
+        if len(shorter) == len(brackets):
+            return None
+        brackets = shorter
+    return limit + 1
+
+
 class FlowView:
     """One HTTP flow with a response. ``har`` marks flows imported from a browser HAR."""
 
-    def __init__(self, flow: http.HTTPFlow, har: bool = False) -> None:
+    def __init__(self, flow: http.HTTPFlow, har: bool = False, limits: ValueLimits = DEFAULT_LIMITS) -> None:
         assert flow.response is not None
+        self.limits = limits
         self.flow = flow
         self.request = flow.request
         self.response = flow.response
@@ -145,8 +191,17 @@ class FlowView:
             return None
         if not self.response_has_body:
             return None
+        body = self.response_content
+        limits = self.limits
+        if len(body) > limits.max_body:
+            raise Undecidable(f"JSON body larger than limits.max_body ({limits.max_body} bytes)")
+        depth = json_nesting(body, limits.max_json_depth)
+        if depth is None:
+            return None
+        if depth > limits.max_json_depth:
+            raise Undecidable(f"JSON body nested deeper than limits.max_json_depth ({limits.max_json_depth})")
         try:
-            return json.loads(self.response_content)
+            return json.loads(body)
         except ValueError:
             return None
 

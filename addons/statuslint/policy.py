@@ -20,7 +20,7 @@ import yaml
 from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
 from .endpoints import PathTemplate
 from .findings import Severity
-from .flowview import FlowView, Undecidable
+from .flowview import DEFAULT_LIMITS, FlowView, Undecidable, ValueLimits
 from .noise import Suppression, parse_suppressions
 from .redact import RedactConfig, redact_path
 from .stateful import CHECKS
@@ -30,7 +30,18 @@ from .yamlsource import LineDict, LineList, PolicyError, load_yaml
 
 BUILTIN_NAME = "default"
 
-POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules", "suppress", "redact")
+POLICY_KEYS = (
+    "name",
+    "description",
+    "extends",
+    "limits",
+    "endpoints",
+    "scope",
+    "overrides",
+    "rules",
+    "suppress",
+    "redact",
+)
 REDACT_KEYS = ("headers", "query", "json_fields")
 RULE_KEYS = (
     "id",
@@ -53,6 +64,11 @@ OVERRIDE_KEYS = ("severity", "enabled", "exclude_paths")
 SCOPE_KEYS = ("include", "exclude", "api_only")
 SCOPE_FILTER_KEYS = ("hosts", "paths", "methods")
 MESSAGE_FIELDS = ("method", "status", "path", "host")
+# A message is formatted for every finding: a format spec may pad, within reason, and
+# nothing else (``{path:>2000000000}`` would allocate 2 GB per finding).
+MESSAGE_SPEC_RE = re.compile(r"[<>^]?[0-9]{0,2}")
+# limits: fields, with the largest value each may take (a bound on the bound).
+LIMIT_MAXIMA = {"max_header_value": 1024 * 1024, "max_body": 64 * 1024 * 1024, "max_json_depth": 512}
 RULE_ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
 
@@ -156,6 +172,7 @@ class Policy:
     suppressions: tuple[Suppression, ...] = ()
     # Names whose values are masked in every output, beyond the built-in lists.
     redact: RedactConfig = field(default_factory=RedactConfig)
+    limits: ValueLimits = DEFAULT_LIMITS
 
     @property
     def enabled_rules(self) -> list[Rule]:
@@ -204,6 +221,7 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
                 raise PolicyError(source, line, f"cannot extend '{ext}': {e.message}") from e
             raise
 
+    limits = _limits(doc, parent.limits if parent else DEFAULT_LIMITS, source)
     name = _string(doc, "name", source, default=path.stem)
     description = _string(doc, "description", source, default="")
     scope = _scope(doc, compiler, source)
@@ -257,6 +275,7 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
         endpoints=endpoints,
         suppressions=suppressions,
         redact=redact,
+        limits=limits,
     )
 
 
@@ -289,6 +308,23 @@ def _redact(doc: LineDict, source: str) -> RedactConfig:
                 raise PolicyError(source, names.line_of(i), f"'redact.{key}': a name has no spaces: {name!r}")
         lists[key] = tuple(n.strip() for n in names)
     return RedactConfig(**lists)
+
+
+def _limits(doc: LineDict, inherited: ValueLimits, source: str) -> ValueLimits:
+    """``limits:`` over the parent's (or the defaults): only the fields given change."""
+    node = doc.get("limits")
+    if node is None:
+        return inherited
+    if not isinstance(node, LineDict):
+        raise PolicyError(source, doc.line_of("limits"), f"'limits' takes a mapping of {', '.join(LIMIT_MAXIMA)}")
+    _check_keys(node, tuple(LIMIT_MAXIMA), source, "limits")
+    changes: dict[str, int] = {}
+    for key, value in node.items():
+        top = LIMIT_MAXIMA[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise PolicyError(source, node.line_of(key), f"limits.{key} takes a whole number from 1 to {top}")
+        changes[key] = value
+    return replace(inherited, **changes)
 
 
 def _endpoints(doc: LineDict, source: str) -> tuple[PathTemplate, ...]:
@@ -522,14 +558,23 @@ def _globs(node: LineDict, key: str, compiler: ConditionCompiler) -> tuple[re.Pa
 
 def _check_message(message: str, source: str, line: int) -> None:
     try:
-        names = [f for _, f, _, _ in string.Formatter().parse(message) if f is not None]
+        fields = [(f, spec or "", conv) for _, f, spec, conv in string.Formatter().parse(message) if f is not None]
     except ValueError as e:
         raise PolicyError(source, line, f"bad message template: {e}") from None
-    for name in names:
+    for name, spec, conversion in fields:
         if name not in MESSAGE_FIELDS:
             raise PolicyError(
                 source, line, f"unknown placeholder '{{{name}}}' in message (allowed: {', '.join(MESSAGE_FIELDS)})"
             )
+        if not MESSAGE_SPEC_RE.fullmatch(spec):
+            raise PolicyError(
+                source,
+                line,
+                f"format spec ':{spec}' of '{{{name}}}' in message is not allowed (at most a width below 100, "
+                "like {path:<40})",
+            )
+        if conversion not in (None, "r", "s", "a"):
+            raise PolicyError(source, line, f"bad conversion '!{conversion}' of '{{{name}}}' in message")
 
 
 def _describe_when(methods: frozenset[str] | None, when: Any) -> str:
