@@ -13,3 +13,18 @@ def _no_environment_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_exit_status_for_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An addon whose start-up failed sets the exit status for the end of its process
+    (atexit): in an in-process test that process is pytest, whose exit status it would
+    become. Tests that check the registration patch it themselves."""
+    from statuslint import addon
+
+    real = addon.atexit.register
+
+    def register(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return fn if fn is addon._exit_with else real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(addon.atexit, "register", register)

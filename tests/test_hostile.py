@@ -19,6 +19,7 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons
 
 from helpers import ROOT, free_port, http_flow
+from statuslint import addon as addon_module
 from statuslint.addon import StatusLint
 from statuslint.auditor import Auditor
 from statuslint.conditions import compile_regex
@@ -306,12 +307,16 @@ def test_deep_nesting_one_line_exit_2_from_rules_and_proxy(tmp_path: Path, kind:
         assert "nests deeper" in lines[0]
 
 
-def test_deep_nesting_in_mitmdump_is_a_policy_error(tmp_path: Path) -> None:
+def test_deep_nesting_in_mitmdump_is_a_policy_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     policy = write(tmp_path, DEEP["nots"])
+    # The addon sets the exit status (2) for the end of the process: not pytest's process.
+    registered: list = []
+    monkeypatch.setattr(addon_module.atexit, "register", lambda fn, *args: registered.append(args))
     addon = StatusLint()
     with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError, match="nests deeper") as info:
         tctx.configure(addon, statuslint_policy=str(policy))
     assert "\n" not in str(info.value)
+    assert addon.exit_code == 2 and registered
     confdir = ("--set", f"confdir={tmp_path / 'conf'}")
     result = run(
         [MITMDUMP, "-n", "-s", ROOT / "addons" / "audit.py", "--set", f"statuslint_policy={policy}", *confdir],
