@@ -16,8 +16,9 @@ from . import __version__, reports
 from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
+from .interrupt import EXIT_INTERRUPTED, StopOnInterrupt
 from .policy import BUILTIN_NAME, Policy, load_policy
-from .readers import InputError, read_flows, sniff_har
+from .readers import InputError, read_indexed, sniff_har
 from .terminal import console_for, print_catalog, print_rule, print_summary, severity_text
 from .yamlsource import PolicyError
 
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"statuslint: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--fail-on", default="error", help=fail_help + "; default: error")
     audit.add_argument("--quiet", "-q", action="store_true", help="summary only: do not list each finding")
     audit.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    audit.add_argument(
+        "--allow-empty", action="store_true", help="an input without any flow is not an error (default: it is)"
+    )
     _limit_arguments(audit)
     audit.set_defaults(run=_cmd_audit)
 
@@ -151,9 +155,27 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     auditor = Auditor(policy, limits)
     failed_input = False
     list_findings = not args.quiet and fmt == "text"
-    for path in args.inputs:
-        failed_input |= not _audit_file(
-            auditor, path, console, list_findings=list_findings, progress=not args.no_progress
+    with StopOnInterrupt() as interrupt:
+        for path in args.inputs:
+            failed_input |= not _audit_file(
+                auditor,
+                path,
+                console,
+                list_findings=list_findings,
+                progress=not args.no_progress,
+                allow_empty=args.allow_empty,
+                interrupt=interrupt,
+            )
+            if interrupt.requested:
+                break
+    if interrupt.requested:
+        read = ", ".join(f"{i.source}: {i.flows} flows" for i in auditor.inputs)
+        unread = len(args.inputs) - len(auditor.inputs)
+        print(
+            f"statuslint: interrupted: the report is partial, of what was read ({read}"
+            + (f"; {unread} more input(s) not read" if unread else "")
+            + ")",
+            file=sys.stderr,
         )
     if list_findings:
         # API-level findings rest on all the traffic: they are known now.
@@ -163,7 +185,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if fmt == "text" or args.output:
         print_summary(auditor, console)
     if fmt != "text":
-        text = reports.render(reports.build_model(auditor, args.policy), fmt)
+        text = reports.render(reports.build_model(auditor, args.policy, partial=interrupt.requested), fmt)
         if args.output:
             try:
                 reports.write_atomic(args.output, text)
@@ -172,13 +194,25 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
         else:
             sys.stdout.write(text)
+    if interrupt.requested:
+        return EXIT_INTERRUPTED
     if failed_input:
         return EXIT_ERROR
     return EXIT_FINDINGS if auditor.fails(fail_on) else EXIT_OK
 
 
-def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, progress: bool) -> bool:
-    """Audit one recording; False (with a one-line error) when it could not be read whole."""
+def _audit_file(
+    auditor: Auditor,
+    path: str,
+    console,
+    *,
+    list_findings: bool,
+    progress: bool,
+    allow_empty: bool = False,
+    interrupt: StopOnInterrupt | None = None,
+) -> bool:
+    """Audit one recording; False (with a one-line error) when it could not be read whole,
+    or had no flow at all (unless ``allow_empty``). Stops early when ``interrupt`` asks."""
     info = auditor.input(path)
     try:
         fo = open(path, "rb")  # noqa: SIM115 - closed below, after streaming
@@ -196,7 +230,7 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
             bar = Progress(console=console_for(sys.stderr), transient=True)
             bar.start()
             task = bar.add_task(Path(path).name, total=size)
-        for index, f in enumerate(read_flows(fo, har)):
+        for index, f in read_indexed(fo, har):
             info.flows += 1
             found = auditor.feed(f, index, path, har=har)
             if list_findings:
@@ -204,6 +238,8 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
                     console.print(_finding_line(finding), soft_wrap=True)
             if bar is not None and index % 256 == 0:
                 bar.update(task, completed=fo.tell())
+            if interrupt is not None and interrupt.requested:
+                return True
     except InputError as e:
         info.error = str(e)
         print(f"statuslint: {path}: {e}", file=sys.stderr)
@@ -212,6 +248,12 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
         if bar is not None:
             bar.stop()
         fo.close()
+    if not info.flows and not allow_empty:
+        # An export that failed or a capture that caught nothing: green CI on nothing
+        # would hide it.
+        info.error = "no flows"
+        print(f"statuslint: {path}: no flows (pass --allow-empty if that is expected)", file=sys.stderr)
+        return False
     return True
 
 
