@@ -11,10 +11,12 @@ import asyncio
 import atexit
 import contextlib
 import difflib
+import ipaddress
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import IO
 
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
+from mitmproxy.proxy import mode_specs
 
 from . import reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
@@ -107,6 +110,10 @@ class StatusLint:
         self.auditor = Auditor(load_policy())
 
     def configure(self, updated: set[str]) -> None:
+        if not self.running_:
+            # Before anything listens, where mitmproxy already knows them (scripts).
+            for message in self._unknown_options():
+                raise self._refuse(message)
         if updated & LIMIT_OPTIONS.keys():
             values = {}
             for option, field in LIMIT_OPTIONS.items():
@@ -115,8 +122,7 @@ class StatusLint:
                         option, getattr(ctx.options, option), allow_zero=field == "max_findings"
                     )
                 except ValueError as e:
-                    self._fail_startup()
-                    raise exceptions.OptionsError(str(e)) from None
+                    raise self._refuse(str(e)) from None
             self.limits = Limits(**values)
             if self.auditor is not None:
                 self.auditor.set_limits(self.limits)
@@ -125,8 +131,7 @@ class StatusLint:
             try:
                 policy = load_policy(value or None)
             except PolicyError as e:
-                self._fail_startup()
-                raise exceptions.OptionsError(f"statuslint_policy: {e}") from None
+                raise self._refuse(f"statuslint_policy: {e}") from None
             self.policy_label = value or BUILTIN_NAME
             if self.auditor is None or not self.running_:
                 self.auditor = Auditor(policy, self.limits)
@@ -137,16 +142,14 @@ class StatusLint:
             try:
                 self.fail_on = parse_fail_on(ctx.options.statuslint_fail_on)
             except ValueError as e:
-                self._fail_startup()
-                raise exceptions.OptionsError(f"statuslint_fail_on: {e}") from None
+                raise self._refuse(f"statuslint_fail_on: {e}") from None
         if "statuslint_report" in updated:
             path = ctx.options.statuslint_report.strip()
             if path:
                 try:
                     reports.format_for_path(path)
                 except ValueError as e:
-                    self._fail_startup()
-                    raise exceptions.OptionsError(f"statuslint_report: {e}") from None
+                    raise self._refuse(f"statuslint_report: {e}") from None
                 self._check_writable_dir(path, "statuslint_report")
             self.report_path = path
         if "statuslint_log" in updated:
@@ -169,36 +172,44 @@ class StatusLint:
             try:
                 self.log_file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives until done
             except OSError as e:
-                self._fail_startup()
-                raise exceptions.OptionsError(f"statuslint_log: cannot open {path}: {e.strerror}") from None
+                raise self._refuse(f"statuslint_log: cannot open {path}: {e.strerror}") from None
 
-    def _fail_startup(self) -> None:
-        """A bad option at start-up exits 2 (mitmproxy itself would say 1); a bad change
-        to a running proxy is only refused."""
+    def _refuse(self, message: str) -> exceptions.OptionsError:
+        """A bad option. At start-up: one line and exit 2 at once, before anything listens
+        (left to mitmproxy, a script's bad option prints a traceback, the proxy starts
+        listening, then exits 1). A bad change to a running proxy is only refused."""
         if not self.running_:
             self.exit_code = 2
             self._register_exit()
+            _exit_at_startup(message)
+        return exceptions.OptionsError(message)
 
     def _check_writable_dir(self, path: str, option: str) -> None:
         parent = Path(path).parent
         if not parent.is_dir():
-            self._fail_startup()
-            raise exceptions.OptionsError(f"{option}: directory {parent} does not exist")
+            raise self._refuse(f"{option}: directory {parent} does not exist")
 
     def running(self) -> None:
         self.running_ = True
         if self.forced_loopback:
             self._rebind_to_loopback()
+        self._warn_if_exposed()
         self._listen_for_summary_signal()
+        for message in self._unknown_options():
+            logger.error(f"statuslint: {message}")
+            self.exit_code = 2
+            self._register_exit()
+            ctx.master.shutdown()
+
+    def _unknown_options(self) -> list[str]:
         # Misspelt --set names are deferred by mitmproxy and then silently ignored.
-        for name in list(ctx.options.deferred):
+        found = []
+        for name in list(getattr(ctx.options, "deferred", {})):
             close = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.75)
             if name.startswith("statuslint") or close:
                 hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(OPTIONS)})"
-                logger.error(f"statuslint: unknown option {name}{hint}")
-                self.exit_code = 2
-                self._register_exit()
-                ctx.master.shutdown()
+                found.append(f"unknown option {name}{hint}")
+        return found
 
     def _rebind_to_loopback(self) -> None:
         # mitmproxy 12 loads -s scripts after its servers are bound, so the listen_host
@@ -214,6 +225,17 @@ class StatusLint:
             )
             ctx.options.update(server=False)
             ctx.options.update(server=True)
+
+    def _warn_if_exposed(self) -> None:
+        if not ctx.options.server or getattr(ctx.options, "proxyauth", None):
+            return
+        exposed = exposed_listeners(list(ctx.options.mode), ctx.options.listen_host, ctx.options.listen_port)
+        if exposed:
+            logger.warning(
+                f"statuslint: the proxy listens on {', '.join(exposed)}: anyone who can reach this machine over the "
+                "network can use it. Listen on 127.0.0.1 (statuslint proxy --host, mitmdump --listen-host) or "
+                "require credentials with mitmproxy's proxyauth option (--set proxyauth=USER:PASS)"
+            )
 
     def _listen_for_summary_signal(self) -> None:
         # mitmdump has no command prompt: `kill -USR1 <pid>` asks it for the summary.
@@ -348,6 +370,47 @@ class StatusLint:
         if not getattr(self, "_exit_registered", False):
             self._exit_registered = True
             atexit.register(_exit_with, self)
+
+
+def exposed_listeners(modes: list[str], listen_host: str, listen_port: int | None) -> list[str]:
+    """The addresses (``host:port``) the proxy modes listen on beyond this machine."""
+    out = []
+    for text in modes or ["regular"]:
+        try:
+            mode = mode_specs.ProxyMode.parse(text)
+        except ValueError:
+            continue  # mitmproxy refuses it itself
+        if mode.default_port is None:
+            continue  # a mode that captures local traffic and listens on no address
+        port = mode.listen_port(listen_port)
+        host = mode.listen_host(listen_host)
+        if not is_loopback(host):
+            out.append(f"{host or '*'}:{port}")
+    return out
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` keeps the proxy to this machine; "" is every interface."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        # A host name: loopback only if every address it names is.
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError:
+            return False
+        return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
+
+
+def _exit_at_startup(message: str) -> None:
+    """Nothing has been audited yet: say what is wrong in one line and stop now."""
+    sys.stdout.flush()
+    print(f"statuslint: {message}", file=sys.stderr, flush=True)
+    os._exit(2)
 
 
 def _exit_with(addon: StatusLint) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -321,6 +323,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
     limits = _limits(args)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: {args.port} is not a port number")
+    _check_can_listen(args.host, args.port)
     if args.reverse and not args.reverse.startswith(("http://", "https://")):
         raise UsageError(f"--reverse: expected an http:// or https:// URL, not {args.reverse!r}")
 
@@ -346,6 +349,29 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
     for key, value in settings.items():
         mitm_args += ["--set", f"{key}={value}"]
     return _run_mitmdump(mitm_args + extra)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Refuse a busy or forbidden address in statuslint's own terms (mitmproxy would exit 1
+    suggesting its own ``--mode regular@PORT``). mitmproxy binds like asyncio does, with
+    SO_REUSEADDR, so a socket in TIME_WAIT is no obstacle here either."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise UsageError(f"--host: cannot listen on {host!r}: {e.strerror}") from None
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise UsageError(f"--port {port}: {host}:{port} is already in use; choose another --port") from None
+                raise UsageError(f"--port {port}: cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
 def _run_mitmdump(mitm_args: list[str]) -> int:
