@@ -31,6 +31,7 @@ from .auditor import LIMIT_NOUNS, Auditor, Limits
 from .findings import Finding, Severity, parse_fail_on
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
+from .stopping import GracefulStop
 from .terminal import console_for, print_summary, summary_text
 from .urls import printable
 from .yamlsource import PolicyError
@@ -68,6 +69,7 @@ class StatusLint:
         self.forced_loopback = False
         self.limits = Limits()
         self.summary_signal = False
+        self.stop = GracefulStop()
 
     # Options ---------------------------------------------------------------------------
 
@@ -195,6 +197,8 @@ class StatusLint:
             self._rebind_to_loopback()
         self._warn_if_exposed()
         self._listen_for_summary_signal()
+        # mitmproxy's console asks before quitting on Ctrl-C: leave SIGINT to it.
+        self.stop.install(ctx.master.shutdown, sigint=not hasattr(ctx.master, "prompt_for_exit"))
         for message in self._unknown_options():
             logger.error(f"statuslint: {message}")
             self.exit_code = 2
@@ -259,6 +263,8 @@ class StatusLint:
     # Flow events -------------------------------------------------------------------------
 
     def requestheaders(self, f: http.HTTPFlow) -> None:
+        if f.live and not self.stop.admit(f):
+            return
         self._arrive(f)
 
     def tcp_start(self, f: tcp.TCPFlow) -> None:
@@ -274,7 +280,12 @@ class StatusLint:
         if self.auditor:
             self.auditor.count_websocket_messages()
 
+    def error(self, f: http.HTTPFlow) -> None:
+        self.stop.finished(f)
+
     def response(self, f: http.HTTPFlow) -> None:
+        if f.live and not self.stop.deliver(f):
+            return
         if self.auditor is None or f.response is None:
             return
         if INDEX_KEY not in f.metadata:
@@ -331,6 +342,9 @@ class StatusLint:
     # End ---------------------------------------------------------------------------------
 
     def done(self) -> None:
+        self.stop.close()
+        if line := self.stop.report():
+            logger.info(line)
         if self.summary_signal:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR1)
@@ -357,7 +371,10 @@ class StatusLint:
                 logger.exception(f"statuslint: internal error writing report {self.report_path}")
                 self.exit_code = max(self.exit_code, 2)
         if self.print_summary:
-            print_summary(self.auditor, console_for(sys.stdout))
+            # After SIGHUP the terminal may be gone: the report is written, the exit
+            # status must still come.
+            with contextlib.suppress(OSError):
+                print_summary(self.auditor, console_for(sys.stdout))
         if self.auditor.fails(self.fail_on):
             self.exit_code = max(self.exit_code, 1)
         if self.exit_code:
