@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: audit test lint format recordings bench clean
+.PHONY: audit test lint format recordings bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +39,15 @@ format: $(VENV)/.installed-test
 recordings: $(VENV)/.installed
 	$(BIN)/python recordings/record.py
 
-## bench: speed against reading and mitmdump; memory over 1,000,000 flows (ratios, one run)
+## bench: every performance figure as a ratio in one run, written to benchmarks/RESULTS.md; flat memory
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/harness.py --workdir benchmarks/.work
 	$(BIN)/python benchmarks/bench_state.py
+	$(BIN)/python benchmarks/bench_syntax.py
+
+## bench-quick: the same harness on small inputs (CI runs it so it cannot rot; it never gates)
+bench-quick: $(VENV)/.installed
+	$(BIN)/python benchmarks/harness.py --quick --results - --no-profile
 
 clean:
 	rm -rf $(VENV) build dist addons/*.egg-info .pytest_cache .ruff_cache

@@ -6,7 +6,10 @@ grow every piece of state without end if it were not bounded: every resource has
 URL (a create, reads with a long query string, an update, a delete, a read after it), a
 HEAD that fails, a 405 with Allow and a 501 on every resource, flows that violate rules
 (findings pile up), names churn through a path position (the templater learns them), and
-two hundred hosts take turns (endpoints and per-host state).
+two hundred hosts take turns (endpoints and per-host state). The cross-flow checks of issue
+12 get theirs too: an ETag on every read and a 304 revalidating it, a PUT where a GET found
+nothing, an OPTIONS with Allow and a CORS preflight per resource, and HTML errors in a JSON API.
+Every request is sent after the previous answer, as sequential traffic is.
 
 Memory is judged as a ratio measured in this one run: peak RSS at the end over peak RSS
 once the state has filled its limits; above --max-ratio (default 1.10) it exits 1. Usage:
@@ -74,10 +77,26 @@ def synthetic(n: int) -> Iterator[http.HTTPFlow]:
     rejected = _flow("POST", 405)
     rejected.response.headers["Allow"] = "GET, DELETE"  # PATCH succeeded there
     unimplemented = _flow("PATCH", 501)
+    read.response.headers["ETag"] = '"v1"'
+    revalidate = _flow("GET", 304, b"")
+    revalidate.request.headers["If-None-Match"] = '"v1"'
+    revalidate.response.headers["Content-Length"] = "0"  # not the 200's length
+    probe = _flow("GET", 404)
+    put = _flow("PUT", 200)  # created what the probe did not find
+    options = _flow("OPTIONS", 200, b"")
+    options.response.headers["Allow"] = "GET, POST, PATCH, DELETE"  # the POST is then 405
+    preflight = _flow("OPTIONS", 204, b"")
+    preflight.request.headers.update({"Origin": "https://app.example.test", "Access-Control-Request-Method": "PATCH"})
+    preflight.response.headers.update(
+        {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET,HEAD,POST"}
+    )
+    html_error = _flow("GET", 500, b"<h1>Internal Server Error</h1>")
+    html_error.response.headers["Content-Type"] = "text/html"
     # A query string as long as real ones get (and a secret in it, which must not be kept).
     query = "?api_key=not-kept&q=" + "x" * 1500
     i = 0
     resource = 0
+    clock = 1_700_000_000.0
     while i < n:
         resource += 1
         host = f"api{resource % HOSTS}.example.test"
@@ -89,7 +108,10 @@ def synthetic(n: int) -> Iterator[http.HTTPFlow]:
         steps = [
             (create, "/v1/things"),
             (read, item + query),
+            (revalidate, item + query),
+            (preflight, item),
             (update, item),
+            (options, item),
             (rejected, item),
             (head, f"/v1/files/{resource}"),
             (unimplemented, f"/legacy/{name}/{resource}"),
@@ -99,10 +121,16 @@ def synthetic(n: int) -> Iterator[http.HTTPFlow]:
             (read, item + query),
             (sloppy_create, "/v1/others"),
             (gone, item),
+            (probe, f"/v1/files/{resource}/meta"),
+            (put, f"/v1/files/{resource}/meta"),
+            (html_error, f"/v1/reports/{resource}"),
         ]
         for f, path in steps:
             f.request.host = host
             f.request.path = path
+            clock += 1.0
+            f.request.timestamp_start, f.request.timestamp_end = clock, clock + 0.1
+            f.response.timestamp_start, f.response.timestamp_end = clock + 0.2, clock + 0.3
             yield f
         i += len(steps)
 
@@ -121,6 +149,8 @@ def run(n: int, limits: Limits, checkpoints: list[int]) -> dict:
                     "rss_mib": round(rss_mib(), 1),
                     "peak_mib": round(peak_mib(), 1),
                     "urls": len(auditor.lifecycle.urls),
+                    # The cross-flow trackers keyed by URL fill at their own pace.
+                    "other_urls": min(len(auditor.validators.urls), len(auditor.put_creation.urls)),
                     "endpoints": len(auditor.endpoints),
                     "findings_kept": len(auditor.findings),
                     "seconds": round(time.perf_counter() - start, 1),
@@ -152,6 +182,7 @@ def main() -> None:
         m
         for m in bounded["marks"]
         if m["urls"] >= limits.max_urls
+        and m["other_urls"] >= limits.max_urls
         and m["endpoints"] >= limits.max_endpoints
         and m["findings_kept"] >= limits.max_findings
     ]

@@ -700,6 +700,174 @@ def make_legacy(store: Store) -> Blueprint:
     return bp
 
 
+def make_sloppy(store: Store) -> Blueprint:
+    """/sloppy: answers real servers were seen to give (issue 12), one per per-flow rule."""
+    bp = Blueprint("sloppy", __name__)
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/demo/app.py", line 42, in report\n'
+        "    total = rows[0].total\n"
+        "IndexError: list index out of range\n"
+    )
+
+    @bp.route("/sloppy/tags", methods=["GET", "OPTIONS"])
+    def tags() -> Response:
+        if request.method == "OPTIONS":
+            return empty(204)  # Sloppy: OPTIONS without Allow.
+        # Sloppy: an unquoted ETag.
+        return json_response(["red", "green"], headers={"ETag": "tags-v1"})
+
+    @bp.route("/sloppy/tags/<int:tag_id>", methods=["GET", "PUT", "DELETE", "POST"])
+    def tag(tag_id: int) -> Response:
+        if request.method == "PUT" and "If-None-Match" in request.headers:
+            return empty(304)  # Sloppy: 304 to a PUT.
+        if request.method == "PUT":
+            # Sloppy: 412 without any precondition in the request.
+            return problem(412, "Precondition Failed", "the tag changed")
+        if request.method == "POST":
+            # Sloppy: an Allow that is not a comma-separated list.
+            return problem(405, "Method Not Allowed", headers={"Allow": "GET PUT DELETE"})
+        if request.method == "DELETE":
+            return empty(400)  # Sloppy: an error with nothing explaining it.
+        # Sloppy: a Location on a 200 to GET, and an incomplete %-escape in it.
+        return json_response({"id": tag_id}, headers={"Location": f"/sloppy/tags/{tag_id}?discount=100%"})
+
+    @bp.route("/sloppy/notes/<int:note_id>", methods=["PUT", "PATCH"])
+    def note(note_id: int) -> Response:
+        if request.method == "PUT":
+            # Sloppy: 428 to a request that is conditional already.
+            return problem(428, "Precondition Required")
+        if request.mimetype != JSON:
+            # Sloppy: 415 to a PATCH without Accept-Patch.
+            return problem(415, "Unsupported Media Type")
+        # Sloppy: an Allow that leaves out the method it just served.
+        return json_response({"id": note_id}, headers={"Allow": "GET, PUT, DELETE"})
+
+    @bp.route("/sloppy/files/1", methods=["GET", "POST"])
+    def file() -> Response:
+        data = b"0123456789"
+        if request.range is None:
+            # Sloppy: 416 to a request without Range.
+            return Response(b"", 416, headers={"Content-Range": "bytes */10"})
+        if request.method == "POST":
+            # Sloppy: 206 to a POST.
+            return Response(data[:5], 206, mimetype="text/plain", headers={"Content-Range": "bytes 0-4/10"})
+        # Sloppy: a Content-Range claiming more bytes than the content carries.
+        return Response(data, 206, mimetype="text/plain", headers={"Content-Range": "bytes 0-99/500"})
+
+    @bp.route("/sloppy/misc/<what>", methods=["GET", "POST"])
+    def misc(what: str) -> Response:
+        if what == "v2":
+            return problem(426, "Upgrade Required")  # Sloppy: 426 without Upgrade.
+        if what == "stream":
+            return problem(411, "Length Required")  # Sloppy: 411 to a request with Content-Length.
+        return problem(417, "Expectation Failed")  # Sloppy: 417 without Expect.
+
+    @bp.get("/sloppy/report")
+    def report() -> Response:
+        if request.args.get("now"):
+            return Response(trace, 500, mimetype="text/plain")  # Sloppy: a traceback shown.
+        return json_response({"state": "queued"}, 202)  # Sloppy: GET answered 202.
+
+    @bp.get("/sloppy/status")
+    def status() -> Response:
+        # Sloppy: plain text labelled JSON.
+        return Response(b"no status yet", 404, mimetype=JSON)
+
+    @bp.get("/sloppy/limits")
+    def limits() -> Response:
+        # Sloppy: Retry-After with a unit.
+        return problem(429, "Too Many Requests", headers={"Retry-After": "1.5s"})
+
+    @bp.post("/sloppy/uploads")
+    def upload() -> Response:
+        if not request.get_data():
+            return problem(413, "Content Too Large")  # Sloppy: 413 to an empty request.
+        # Sloppy: a created resource named by a fragment.
+        return json_response({"id": 3}, 201, {"Location": "/sloppy/uploads#3"})
+
+    @bp.get("/sloppy/me")
+    def me() -> Response:
+        if request.headers.get("Authorization", "").endswith("scope"):
+            # Sloppy: insufficient_scope is a 403, not a 401.
+            challenge = 'Bearer realm="demo", error="insufficient_scope"'
+        else:
+            challenge = 'Bearer realm="demo"'  # Sloppy: a rejected token without error=.
+        return problem(401, "Unauthorized", headers={"WWW-Authenticate": challenge})
+
+    @bp.get("/sloppy/teapot")
+    def teapot() -> Response:
+        return problem(418, "I'm a teapot")  # Sloppy: an unused status.
+
+    @bp.get("/sloppy/loop")
+    def loop() -> Response:
+        # Sloppy: a redirect to the URL itself.
+        return Response(b"", 302, headers={"Location": "/sloppy/loop"})
+
+    @bp.get("/sloppy/download")
+    def download() -> Response:
+        # Sloppy: Content-Range on a 200, claiming more bytes than are sent.
+        return Response(b"0123456789", 200, mimetype="text/plain", headers={"Content-Range": "bytes 0-99/100"})
+
+    return bp
+
+
+# --------------------------------------------------------------------------
+# /v1/files -- mistakes only visible across flows
+# --------------------------------------------------------------------------
+
+
+def make_files() -> Blueprint:
+    """A small file store whose every answer looks fine on its own; together they show
+    a PUT that created answered 200, If-None-Match ignored, a 304 that drops its ETag,
+    an Allow listing PATCH that is then 405, and a CORS preflight that leaves out PUT
+    and DELETE. (Werkzeug strips Content-Length from every 304, so
+    not-modified-with-content-length is shown by recordings/servers/wsgidav-crossflow.flows.)"""
+    bp = Blueprint("files", __name__)
+    files: dict[str, bytes] = {}
+    lock = threading.Lock()
+
+    @bp.route("/v1/files/<name>", methods=["GET", "PUT", "DELETE", "OPTIONS"])
+    def file(name: str) -> Response:
+        if request.method == "OPTIONS":
+            if "Access-Control-Request-Method" in request.headers:
+                # A CORS set-up copied from a tutorial: PUT and DELETE are forgotten.
+                return empty(
+                    204,
+                    {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, HEAD, POST"},
+                )
+            return empty(204, {"Allow": "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"})  # PATCH was never built
+        with lock:
+            if request.method == "PUT":
+                files[name] = request.get_data()
+                return json_response({"name": name, "size": len(files[name])})  # 200, even when created
+            if name not in files:
+                return problem(404, "Not Found", f"no file named {name}")
+            if request.method == "DELETE":
+                del files[name]
+                return empty(204)
+            body = files[name]
+        # An ETag, but If-None-Match is never looked at.
+        resp = Response(body, status=200, mimetype="text/plain")
+        resp.set_etag(etag_for(body))
+        return resp
+
+    @bp.route("/v1/files/<name>/meta")
+    def meta(name: str) -> Response:
+        with lock:
+            if name not in files:
+                return problem(404, "Not Found", f"no file named {name}")
+            body = dump({"name": name, "size": len(files[name])})
+        tag = etag_for(body)
+        if request.if_none_match.contains_weak(tag):
+            return empty(304)  # hand-rolled revalidation that forgets the ETag
+        resp = Response(body, status=200, mimetype=JSON)
+        resp.set_etag(tag)
+        return resp
+
+    return bp
+
+
 # --------------------------------------------------------------------------
 # App
 # --------------------------------------------------------------------------
@@ -712,6 +880,8 @@ def create_app() -> Flask:
     app.register_blueprint(make_books(store))
     app.register_blueprint(make_authors(store))
     app.register_blueprint(make_legacy(store))
+    app.register_blueprint(make_files())
+    app.register_blueprint(make_sloppy(store))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | HTTPException:

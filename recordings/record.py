@@ -419,6 +419,54 @@ def legacy_session(c: Client) -> None:
     c.call("GET", "/legacy/logout", 302, headers=browser)
 
 
+def files_session(c: Client) -> None:
+    """/v1/files: each answer alone is plausible; the sequence is what is wrong."""
+    text = ("text/plain", b"shopping: milk, tea\n")
+    c.call("GET", "/v1/files/notes.txt", 404, headers=JSON_ACCEPT)
+    c.call("PUT", "/v1/files/notes.txt", 200, headers=JSON_ACCEPT, raw=text)  # put-created-without-201
+    got = c.call("GET", "/v1/files/notes.txt", 200)
+    c.call("GET", "/v1/files/notes.txt", 200, headers={"If-None-Match": got.headers["ETag"]})  # ignored
+    meta = c.call("GET", "/v1/files/notes.txt/meta", 200, headers=JSON_ACCEPT)
+    # not-modified-drops-validator
+    c.call("GET", "/v1/files/notes.txt/meta", 304, headers={**JSON_ACCEPT, "If-None-Match": meta.headers["ETag"]})
+    c.call("OPTIONS", "/v1/files/notes.txt", 204)
+    c.call("PATCH", "/v1/files/notes.txt", 405, headers=JSON_ACCEPT, raw=text)  # allow-lists-failing-method
+    preflight = {"Origin": "http://app.localhost:3000", "Access-Control-Request-Method": "DELETE"}
+    c.call("OPTIONS", "/v1/files/notes.txt", 204, headers=preflight)  # cors-contradicts-traffic
+    c.call("DELETE", "/v1/files/notes.txt", 204)
+
+
+def sloppy_session(c: Client) -> None:
+    """Answers real servers were seen to give (issue 12): one per per-flow rule."""
+    c.call("GET", "/sloppy/tags", 200, headers=JSON_ACCEPT)
+    c.call("OPTIONS", "/sloppy/tags", 204)
+    c.call("GET", "/sloppy/tags/1", 200, headers=JSON_ACCEPT)
+    c.call("PUT", "/sloppy/tags/1", 412, headers=JSON_ACCEPT, json_body={"name": "blue"})
+    c.call("PUT", "/sloppy/tags/1", 304, headers={**JSON_ACCEPT, "If-None-Match": '"x"'}, json_body={"name": "blue"})
+    c.call("POST", "/sloppy/tags/1", 405, headers=JSON_ACCEPT, json_body={"name": "blue"})
+    c.call("DELETE", "/sloppy/tags/1", 400)
+    c.call("GET", "/sloppy/report", 202, headers=JSON_ACCEPT)
+    c.call("GET", "/sloppy/report?now=1", 500, headers=JSON_ACCEPT)
+    c.call("GET", "/sloppy/status", 404, headers=JSON_ACCEPT)
+    c.call("GET", "/sloppy/limits", 429, headers=JSON_ACCEPT)
+    c.call("POST", "/sloppy/uploads", 413, headers=JSON_ACCEPT)
+    c.call("POST", "/sloppy/uploads", 201, headers=JSON_ACCEPT, raw=("text/plain", b"file contents"))
+    c.call("GET", "/sloppy/me", 401, headers={**JSON_ACCEPT, "Authorization": "Bearer demo-expired-token-000"})
+    c.call("GET", "/sloppy/me", 401, headers={**JSON_ACCEPT, "Authorization": "Bearer demo-token-without-scope"})
+    c.call("GET", "/sloppy/teapot", 418, headers=JSON_ACCEPT)
+    c.call("GET", "/sloppy/download", 200, headers={"Range": "bytes=0-99"})
+    c.call("GET", "/sloppy/loop", 302)
+    c.call("PUT", "/sloppy/notes/1", 428, headers={**JSON_ACCEPT, "If-Match": '"v1"'}, json_body={"text": "x"})
+    c.call("PATCH", "/sloppy/notes/1", 415, headers=JSON_ACCEPT, raw=("text/plain", b"text=x"))
+    c.call("PATCH", "/sloppy/notes/1", 200, headers=JSON_ACCEPT, json_body={"text": "x"})
+    c.call("GET", "/sloppy/files/1", 416)
+    c.call("GET", "/sloppy/files/1", 206, headers={"Range": "bytes=0-99"})
+    c.call("POST", "/sloppy/files/1", 206, headers={"Range": "bytes=0-4"}, raw=("text/plain", b"q"))
+    c.call("GET", "/sloppy/misc/v2", 426, headers=JSON_ACCEPT)
+    c.call("POST", "/sloppy/misc/stream", 411, headers=JSON_ACCEPT, raw=("text/plain", b"chunk"))
+    c.call("POST", "/sloppy/misc/order", 417, headers=JSON_ACCEPT, json_body={"item": 1})
+
+
 # --------------------------------------------------------------------------
 # Process management
 # --------------------------------------------------------------------------
@@ -518,6 +566,8 @@ def record(workdir: Path) -> tuple[int, int]:
             books_session(client)
             authors_session(client)
             legacy_session(client)
+            files_session(client)
+            sloppy_session(client)
         except Exception:
             sys.stderr.write(api_log_path.read_text(errors="replace")[-4000:])
             raise

@@ -2,6 +2,10 @@ import os
 
 import pytest
 
+# Example suites of the pytest plugin: run by tests/test_pytest_plugin.py in their own
+# pytest processes, never collected with this suite.
+collect_ignore = ["pytest_examples"]
+
 
 @pytest.fixture(autouse=True)
 def _no_environment_proxies(monkeypatch: pytest.MonkeyPatch) -> None:

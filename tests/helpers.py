@@ -85,3 +85,18 @@ def free_port() -> int:
 
 def load_report(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+SARIF_SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+needs_sarif_schema = pytest.mark.skipif(
+    not SARIF_SCHEMA.is_file(), reason="../shared/schemas is not beside this checkout (CI always has it)"
+)
+
+
+def sarif_schema_errors(doc: dict) -> list[str]:
+    """Where a SARIF document breaks the official SARIF 2.1.0 schema (empty: valid)."""
+    import jsonschema
+
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in validator.iter_errors(doc)]

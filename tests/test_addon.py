@@ -10,7 +10,7 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow
 
-from helpers import http_flow, load_report
+from helpers import SARIF_SCHEMA, http_flow, load_report, sarif_schema_errors
 from statuslint import addon as addon_module
 from statuslint.addon import StatusLint
 from statuslint.flowview import FlowView
@@ -83,6 +83,22 @@ def test_existing_comment_is_kept(sl: StatusLint) -> None:
         assert f.marked == ":no_entry:"
 
 
+def test_comma_separated_reports_are_written_from_one_model(sl: StatusLint, tmp_path: Path) -> None:
+    paths = [tmp_path / "r.json", tmp_path / "r.sarif", tmp_path / "r.xml", tmp_path / "r.md"]
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_report=" , ".join(map(str, paths)))
+        run_flow(sl, http_flow(status=401))
+        sl.done()
+    report = load_report(paths[0])
+    assert [f["rule"] for f in report["findings"]] == ["unauthorized-without-challenge"]
+    sarif = json.loads(paths[1].read_text())
+    assert sarif["runs"][0]["results"][0]["ruleId"] == "unauthorized-without-challenge"
+    if SARIF_SCHEMA.is_file():  # CI always has ../shared; test_reports.py covers the schema in depth
+        assert sarif_schema_errors(sarif) == []
+    assert 'name="unauthorized-without-challenge on GET ' in paths[2].read_text()
+    assert paths[3].read_text().startswith("## statuslint: 1 finding\n")
+
+
 def test_report_written_at_done_in_arrival_order(sl: StatusLint, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     with taddons.context(sl) as tctx:
@@ -118,19 +134,32 @@ def test_websocket_and_error_flows_are_counted_not_audited(sl: StatusLint, tmp_p
     assert summary["flows"] == 2
 
 
-def test_status_zero_is_counted_not_audited(sl: StatusLint) -> None:
+def test_status_zero_of_a_har_replay_is_counted_not_audited(sl: StatusLint) -> None:
     with taddons.context(sl):
-        run_flow(sl, http_flow(status=0))
+        sl.replay_is_har = True
+        f = http_flow(status=0)
+        f.live = False
+        run_flow(sl, f)
         assert sl.auditor.summary()["not_audited"]["status_0"] == 1
         assert sl.auditor.summary()["audited"] == 0
+
+
+def test_status_zero_on_the_wire_is_out_of_range(sl: StatusLint) -> None:
+    with taddons.context(sl):
+        run_flow(sl, http_flow(status=0))
+        assert sl.auditor.summary()["not_audited"]["status_0"] == 0
+        assert sl.auditor.summary()["by_rule"] == {"status-out-of-range": 1}
 
 
 @pytest.mark.parametrize(
     ("option", "value", "error"),
     [
         ("statuslint_fail_on", "fatal", r"statuslint_fail_on: unknown value 'fatal' \(expected .*info, none\)"),
-        ("statuslint_report", "report.xml", "cannot tell the report format"),
+        ("statuslint_report", "report.txt", "cannot tell the report format"),
         ("statuslint_report", "/nonexistent-dir/r.json", "directory /nonexistent-dir does not exist"),
+        ("statuslint_report", "r.json,r.txt", "cannot tell the report format of 'r.txt'"),
+        ("statuslint_report", "r.json, r.sarif,/nonexistent-dir/r.md", "directory /nonexistent-dir does not exist"),
+        ("statuslint_report", "r.json,r.json", "statuslint_report: r.json is listed twice"),
         ("statuslint_log", "/nonexistent-dir/f.jsonl", "directory /nonexistent-dir does not exist"),
         ("statuslint_policy", "/nonexistent/p.yaml", "policy file not found"),
         ("statuslint_max_urls", "many", "statuslint_max_urls: expected a whole number, not 'many'"),
@@ -219,14 +248,15 @@ def test_a_failing_rule_is_reported_once_and_the_others_run(
         calls["n"] += 1
         raise RuntimeError("boom")
 
-    # content_type is read by the 2xx rules (ignored-accept, error-in-success).
+    # content_type is read by the 2xx rules (ignored-accept, error-in-success) and by
+    # content-type-mismatch.
     monkeypatch.setattr(FlowView, "content_type", property(explode))
     with taddons.context(sl):
         for _ in range(3):
             run_flow(sl, http_flow(status=200, resp_headers={}))
         summary = sl.auditor.summary()
     assert calls["n"] >= 3
-    assert set(summary["internal_errors"]) == {"ignored-accept", "error-in-success"}
+    assert set(summary["internal_errors"]) == {"ignored-accept", "error-in-success", "content-type-mismatch"}
     assert "RuntimeError: boom" in summary["internal_errors"]["ignored-accept"]
     assert summary["by_rule"] == {"missing-content-type": 3}  # the other rules still ran
     assert caplog.text.count("internal error in rule ignored-accept") == 1

@@ -116,6 +116,155 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "retry-after-missing": ({"status": 429}, {"status": 429, "resp_headers": {**JSON, "Retry-After": "30"}}),
     "server-error": ({"method": "POST", "status": 500}, {"method": "POST", "status": 422}),
     "missing-content-type": ({"resp_headers": {}}, {"resp_headers": {"Content-Type": "application/json"}}),
+    "range-not-satisfiable-without-range-request": (
+        {"status": 416, "resp_headers": {**JSON, "Content-Range": "bytes */10"}},
+        {
+            "status": 416,
+            "req_headers": {"Range": "bytes=900-"},
+            "resp_headers": {**JSON, "Content-Range": "bytes */10"},
+        },
+    ),
+    "options-without-allow": (
+        {"method": "OPTIONS", "status": 204, **EMPTY},
+        {"method": "OPTIONS", "status": 204, "body": b"", "resp_headers": {"Allow": "GET, HEAD, OPTIONS"}},
+    ),
+    "content-type-mismatch": ({"status": 404, "body": b"404 page not found"}, {"status": 404, "body": b'"not found"'}),
+    "error-with-stack-trace": (
+        {"status": 500, "body": b'{"stack": "Error: x\\n    at f (/srv/a.js:1:2)\\n    at g (/srv/b.js:3:4)"}'},
+        {"status": 500, "body": b'{"stack": "Error: x\\n    at f (/srv/a.js:1:2)"}'},
+    ),
+    "error-without-explanation": ({"status": 400, **EMPTY}, {"status": 400, "method": "HEAD", **EMPTY}),
+    "precondition-failed-without-condition": (
+        {"method": "PUT", "status": 412},
+        {"method": "PUT", "status": 412, "req_headers": {"If-Match": '"v1"'}},
+    ),
+    "not-modified-for-unsafe-method": (
+        {"method": "PUT", "status": 304, "req_headers": {"If-None-Match": '"v1"'}, **EMPTY},
+        {"method": "GET", "status": 304, "req_headers": {"If-None-Match": '"v1"'}, **EMPTY},
+    ),
+    "content-length-on-no-content": (
+        {"status": 204, "body": b"", "resp_headers": {"Content-Length": "0"}},
+        {"status": 204, "body": b"", "resp_headers": {"Content-Type": "application/json"}},
+    ),
+    "transfer-encoding-on-no-content": (
+        {"status": 204, "body": b"", "resp_headers": {"Transfer-Encoding": "chunked"}},
+        {"status": 200, "resp_headers": {**JSON, "Transfer-Encoding": "chunked"}},
+    ),
+    "content-rejected-without-content": ({"status": 415}, {"status": 415, "req_body": b"<book/>"}),
+    "not-acceptable-without-negotiation": (
+        {"status": 406},
+        {"status": 406, "req_headers": {"Accept": "application/xml"}},
+    ),
+    "safe-method-unsafe-status": ({"method": "GET", "status": 202}, {"method": "POST", "status": 202}),
+    "bearer-error-missing": (
+        {
+            "status": 401,
+            "req_headers": {"Authorization": "Bearer tok"},
+            "resp_headers": {**JSON, "WWW-Authenticate": 'Bearer realm="api"'},
+        },
+        {
+            "status": 401,
+            "req_headers": {"Authorization": "Bearer tok"},
+            "resp_headers": {**JSON, "WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
+        },
+    ),
+    "bearer-error-status-mismatch": (
+        {"status": 401, "resp_headers": {**JSON, "WWW-Authenticate": 'Bearer error="insufficient_scope"'}},
+        {"status": 403, "resp_headers": {**JSON, "WWW-Authenticate": 'Bearer error="insufficient_scope"'}},
+    ),
+    "upgrade-required-without-upgrade": (
+        {"status": 426},
+        {"status": 426, "resp_headers": {**JSON, "Upgrade": "HTTP/2.0"}},
+    ),
+    "content-range-without-meaning": (
+        {"status": 200, "resp_headers": {**JSON, "Content-Range": "bytes 0-8/9"}},
+        {
+            "status": 206,
+            "req_headers": {"Range": "bytes=0-8"},
+            "resp_headers": {**JSON, "Content-Range": "bytes 0-8/9"},
+        },
+    ),
+    "partial-for-non-get": (
+        {
+            "method": "POST",
+            "status": 206,
+            "req_headers": {"Range": "bytes=0-8"},
+            "resp_headers": {**JSON, "Content-Range": "bytes 0-8/9"},
+        },
+        {
+            "method": "GET",
+            "status": 206,
+            "req_headers": {"Range": "bytes=0-8"},
+            "resp_headers": {**JSON, "Content-Range": "bytes 0-8/9"},
+        },
+    ),
+    "unused-status": ({"status": 402}, {"status": 403}),
+    "location-without-meaning": (
+        {"method": "PUT", "resp_headers": {**JSON, "Location": "/v1/things/1"}},
+        {"method": "PUT", "status": 201, "resp_headers": {**JSON, "Location": "/v1/things/1"}},
+    ),
+    "created-location-with-fragment": (
+        {"method": "POST", "status": 201, "resp_headers": {**JSON, "Location": "/v1/things#2"}},
+        {"method": "POST", "status": 201, "resp_headers": {**JSON, "Location": "/v1/things/2"}},
+    ),
+    "length-required-with-length": (
+        {"method": "POST", "status": 411, "req_headers": {"Content-Length": "2"}, "req_body": b"{}"},
+        {"method": "POST", "status": 411},
+    ),
+    "expectation-failed-without-expect": (
+        {"method": "POST", "status": 417},
+        {"method": "POST", "status": 417, "req_headers": {"Expect": "100-continue"}},
+    ),
+    "precondition-required-with-condition": (
+        {"method": "PUT", "status": 428, "req_headers": {"If-Match": '"v1"'}},
+        {"method": "PUT", "status": 428},
+    ),
+    "retry-after-without-meaning": (
+        {"status": 500, "resp_headers": {**JSON, "Retry-After": "60"}},
+        {"status": 503, "resp_headers": {**JSON, "Retry-After": "60"}},
+    ),
+    "allow-omits-accepted-method": (
+        {"method": "PUT", "resp_headers": {**JSON, "Allow": "GET, HEAD"}},
+        {"method": "PUT", "resp_headers": {**JSON, "Allow": "GET, HEAD, PUT"}},
+    ),
+    "unsupported-patch-without-accept-patch": (
+        {"method": "PATCH", "status": 415, "req_body": b"{}"},
+        {
+            "method": "PATCH",
+            "status": 415,
+            "req_body": b"{}",
+            "resp_headers": {**JSON, "Accept-Patch": "application/merge-patch+json"},
+        },
+    ),
+    "redirect-to-self": (
+        {"status": 301, "body": b"", "resp_headers": {"Location": "https://api.example.test/v1/things/1"}},
+        {"status": 301, "body": b"", "resp_headers": {"Location": "https://api.example.test/v1/things/1/"}},
+    ),
+    "malformed-etag": ({"resp_headers": {**JSON, "ETag": 'W/"a"b"'}}, {"resp_headers": {**JSON, "ETag": 'W/"a-b"'}}),
+    "malformed-location": (
+        {"status": 302, "body": b"", "resp_headers": {"Location": "/v1/my things"}},
+        {"status": 302, "body": b"", "resp_headers": {"Location": "/v1/my%20things"}},
+    ),
+    "malformed-retry-after": (
+        {"status": 429, "resp_headers": {**JSON, "Retry-After": "1.5s"}},
+        {"status": 429, "resp_headers": {**JSON, "Retry-After": "2"}},
+    ),
+    "malformed-content-range": (
+        {
+            "status": 206,
+            "req_headers": {"Range": "bytes=0-99"},
+            "resp_headers": {**JSON, "Content-Range": "bytes 0-99/2048"},
+        },
+        {
+            "status": 206,
+            "req_headers": {"Range": "bytes=0-99"},
+            "resp_headers": {**JSON, "Content-Range": "bytes 0-8/2048"},
+        },
+    ),
+    "malformed-allow": (
+        {"method": "PATCH", "status": 405, "resp_headers": {**JSON, "Allow": "GET HEAD"}},
+        {"method": "PATCH", "status": 405, "resp_headers": {**JSON, "Allow": "GET, HEAD"}},
+    ),
 }
 
 

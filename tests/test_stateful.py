@@ -14,6 +14,9 @@ from statuslint.stateful import CHECKS
 
 JSON = {"Content-Type": "application/json"}
 NO_BODY: dict[str, Any] = {"body": b"", "resp_headers": {}}
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+PREFLIGHT = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "DELETE"}
+CORS = {"Access-Control-Allow-Origin": "https://app.example.com"}
 
 
 def step(method: str, path: str, status: int, **kw: Any) -> dict[str, Any]:
@@ -88,6 +91,103 @@ SEQUENCES: dict[str, tuple[list[dict[str, Any]], int | None, list[dict[str, Any]
         ],
         None,
         [step("DELETE", "/v1/books/1", 204), step("DELETE", "/v1/authors/1", 204), step("DELETE", "/v1/tags/1", 204)],
+    ),
+    "put-created-without-201": (
+        [step("GET", ITEM, 404), step("PUT", ITEM, 200)],
+        1,
+        [step("GET", ITEM, 404), step("PUT", ITEM, 201, resp_headers={**JSON, "Location": ITEM})],
+    ),
+    "conditional-request-ignored": (
+        [
+            step("GET", ITEM, 200, resp_headers={**JSON, "ETag": '"v7"'}),
+            step("GET", ITEM, 200, req_headers={"If-None-Match": '"v7"'}, resp_headers={**JSON, "ETag": '"v7"'}),
+        ],
+        1,
+        [
+            step("GET", ITEM, 200, resp_headers={**JSON, "ETag": '"v7"'}),
+            step("GET", ITEM, 200, req_headers={"If-None-Match": '"v6"'}, resp_headers={**JSON, "ETag": '"v7"'}),
+        ],
+    ),
+    "not-modified-drops-validator": (
+        [
+            step("GET", ITEM, 200, resp_headers={**JSON, "ETag": '"v7"'}),
+            step("GET", ITEM, 304, req_headers={"If-None-Match": '"v7"'}),
+        ],
+        1,
+        [
+            step("GET", ITEM, 200, resp_headers={**JSON, "ETag": '"v7"'}),
+            step("GET", ITEM, 304, req_headers={"If-None-Match": '"v7"'}, resp_headers={"ETag": '"v7"'}),
+        ],
+    ),
+    "not-modified-with-content-length": (
+        [
+            step("GET", ITEM, 200, resp_headers={**JSON, "ETag": '"v7"', "Content-Length": "9"}),
+            step(
+                "GET",
+                ITEM,
+                304,
+                req_headers={"If-None-Match": '"v7"'},
+                resp_headers={"ETag": '"v7"', "Content-Length": "0"},
+            ),
+        ],
+        1,
+        [
+            step("GET", ITEM, 200, resp_headers={**JSON, "ETag": '"v7"', "Content-Length": "9"}),
+            step(
+                "GET",
+                ITEM,
+                304,
+                req_headers={"If-None-Match": '"v7"'},
+                resp_headers={"ETag": '"v7"', "Content-Length": "9"},
+            ),
+        ],
+    ),
+    "allow-lists-failing-method": (
+        [
+            step("OPTIONS", ITEM, 200, body=b"", resp_headers={"Allow": "GET, PUT, POST"}),
+            step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET, PUT"}),
+        ],
+        0,
+        [
+            step("OPTIONS", ITEM, 200, body=b"", resp_headers={"Allow": "GET, PUT"}),
+            step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET, PUT"}),
+        ],
+    ),
+    "cors-contradicts-traffic": (
+        [
+            step(
+                "OPTIONS",
+                ITEM,
+                204,
+                req_headers=PREFLIGHT,
+                resp_headers={**CORS, "Access-Control-Allow-Methods": "GET,HEAD,POST"},
+            ),
+            step("DELETE", ITEM, 204),
+        ],
+        0,
+        [
+            step(
+                "OPTIONS",
+                ITEM,
+                204,
+                req_headers=PREFLIGHT,
+                resp_headers={**CORS, "Access-Control-Allow-Methods": "GET,HEAD,POST,DELETE"},
+            ),
+            step("DELETE", ITEM, 204),
+        ],
+    ),
+    "inconsistent-error-format": (
+        [
+            step("GET", "/v1/books", 200),
+            step("GET", "/v1/books/1", 404, body=b'{"error": "no such book"}'),
+            step("GET", "/v1/authors/x", 500, body=b"<h1>Internal Server Error</h1>", resp_headers=HTML),
+        ],
+        None,
+        [
+            step("GET", "/v1/books", 200),
+            step("GET", "/v1/books/1", 404, body=b'{"error": "no such book"}'),
+            step("GET", "/v1/authors/x", 500, body=b'{"error": "internal"}'),
+        ],
     ),
 }
 
@@ -478,9 +578,9 @@ def test_state_is_bounded() -> None:
     assert len(auditor.endpoints) <= 20
     assert len(auditor.findings) == 30
     summary = auditor.summary()
-    assert summary["limits"]["findings_omitted"] == summary["by_severity"]["error"] + summary["by_severity"][
-        "warning"
-    ] + summary["by_severity"]["info"] - 30 - sum(1 for f in auditor.api_findings())
+    # The cap holds for the report as a whole, API-level findings included.
+    assert len(auditor.ordered_findings()) == 30
+    assert summary["limits"]["findings_omitted"] == sum(summary["by_severity"].values()) - 30
     # Counts stay whole: what was folded is summed up, not lost.
     requests = sum(e["requests"] for e in summary["endpoints"]) + summary["limits"]["folded_requests"]
     assert requests == 4000
@@ -667,3 +767,441 @@ def test_raw_query_secrets_are_not_kept_in_state() -> None:
     auditor = audit([step("GET", "/v1/books/42?api_key=SECRETKEY", 200)])
     [state] = list(auditor.lifecycle.urls._data.values())
     assert state.exists is not None and "SECRETKEY" not in state.exists[4]
+
+
+# A creation changes what is allowed (issue 12, false positive 4) -------------------------------
+
+DAV_ALLOW = {"Allow": "OPTIONS, GET, HEAD, DELETE, PROPFIND, PUT, COPY, MOVE", "Content-Length": "0"}
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # MKCOL created the collection; now it exists, MKCOL is rightly not allowed there.
+        [
+            step("MKCOL", "/dav/col/", 201, body=b""),
+            step("OPTIONS", "/dav/col/", 200, body=b"", resp_headers=DAV_ALLOW),
+        ],
+        # ... and a second MKCOL is rightly refused, with the same Allow.
+        [
+            step("MKCOL", "/dav/col/", 201, body=b""),
+            step("MKCOL", "/dav/col/", 405, body=b"", resp_headers=DAV_ALLOW),
+        ],
+        # A PUT created the resource; a MKCOL elsewhere on the endpoint succeeded before.
+        [
+            step("MKCOL", "/dav/a1/", 201, body=b""),
+            step("PUT", "/dav/b2/", 201, body=b""),
+            step("OPTIONS", "/dav/b2/", 200, body=b"", resp_headers=DAV_ALLOW),
+        ],
+        # Refused while it existed, then deleted and made again.
+        [
+            step("MKCOL", "/dav/col/", 405, body=b"", resp_headers=DAV_ALLOW),
+            step("DELETE", "/dav/col/", 204),
+            step("MKCOL", "/dav/col/", 201, body=b""),
+        ],
+    ],
+    ids=["options-after-mkcol", "second-mkcol", "put-created", "deleted-and-remade"],
+)
+def test_allow_after_a_creation_may_omit_the_creating_method(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "allow-contradicts-traffic") == []
+
+
+def test_allow_omitting_mkcol_where_mkcol_then_succeeds_fires() -> None:
+    # The Allow came while the collection did not exist, on the same URL: it was wrong.
+    allow = {"Allow": "OPTIONS, PUT", "Content-Length": "0"}
+    steps = [step("OPTIONS", "/dav/new/", 200, body=b"", resp_headers=allow), step("MKCOL", "/dav/new/", 201, body=b"")]
+    found = fired(steps, "allow-contradicts-traffic")
+    assert [(f.flow.index, [e.index for e in f.evidence]) for f in found] == [(0, [1])]  # type: ignore[union-attr]
+
+
+# put-created-without-201 -------------------------------------------------------------------------
+
+
+def test_put_after_delete_of_an_item_fires_once() -> None:
+    steps = [step("DELETE", ITEM, 204), step("PUT", ITEM, 204), step("PUT", ITEM, 200)]
+    found = fired(steps, "put-created-without-201")
+    assert [(f.flow.index, [e.index for e in f.evidence]) for f in found] == [(1, [0])]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # Another caller was told 404 (the API hides what it does not own).
+        [step("GET", ITEM, 404, req_headers={"Authorization": "Bearer a"}), step("PUT", ITEM, 200)],
+        # It exists again by the time of the PUT.
+        [
+            step("GET", ITEM, 404),
+            step("POST", "/v1/books", 201, resp_headers={**JSON, "Location": ITEM}),
+            step("PUT", ITEM, 200),
+        ],
+        [step("GET", ITEM, 404), step("GET", ITEM, 200), step("PUT", ITEM, 200)],
+        # A collection emptied by DELETE still exists.
+        [step("DELETE", "/v1/books", 204), step("PUT", "/v1/books", 200)],
+        # The PUT failed; a later one may create it with 201.
+        [
+            step("GET", ITEM, 404),
+            step("PUT", ITEM, 400),
+            step("PUT", ITEM, 201, resp_headers={**JSON, "Location": ITEM}),
+        ],
+    ],
+    ids=["other-caller", "created-by-post", "seen-alive", "collection", "failed-put"],
+)
+def test_put_created_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "put-created-without-201") == []
+
+
+def test_put_sent_while_the_404_was_in_flight_is_not_after_it() -> None:
+    auditor = Auditor(default_policy())
+    probe, put = http_flow(**step("GET", ITEM, 404)), http_flow(**step("PUT", ITEM, 200))
+    put.request.timestamp_start = probe.request.timestamp_start + 1
+    auditor.audit_response(probe, 0, "t")
+    auditor.audit_response(put, 1, "t")
+    assert stateful(auditor) == []
+
+
+# Conditional requests ------------------------------------------------------------------------------
+
+ETAG = {**JSON, "ETag": '"v7"'}
+
+
+def test_weak_comparison_and_query_strings() -> None:
+    steps = [
+        step("GET", ITEM + "?fields=id", 200, resp_headers={**JSON, "ETag": 'W/"v7"'}),
+        step("GET", ITEM + "?fields=id", 200, req_headers={"If-None-Match": '"v6", "v7"'}, resp_headers=ETAG),
+    ]
+    assert len(fired(steps, "conditional-request-ignored")) == 1
+    # Another query string is another representation.
+    steps[1] = step("GET", ITEM + "?fields=all", 200, req_headers={"If-None-Match": '"v7"'}, resp_headers=ETAG)
+    assert fired(steps, "conditional-request-ignored") == []
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # The representation changed: a new ETag with 200 is right.
+        [
+            step("GET", ITEM, 200, resp_headers=ETAG),
+            step("GET", ITEM, 200, req_headers={"If-None-Match": '"v7"'}, resp_headers={**JSON, "ETag": '"v8"'}),
+        ],
+        # Another caller, or another negotiated representation.
+        [
+            step("GET", ITEM, 200, resp_headers=ETAG),
+            step(
+                "GET", ITEM, 200, req_headers={"If-None-Match": '"v7"', "Authorization": "Bearer b"}, resp_headers=ETAG
+            ),
+        ],
+        [
+            step("GET", ITEM, 200, req_headers={"Accept": "application/json"}, resp_headers={**ETAG, "Vary": "Accept"}),
+            step("GET", ITEM, 200, req_headers={"Accept": "text/csv", "If-None-Match": '"v7"'}, resp_headers=ETAG),
+        ],
+        # Vary: * is a representation no request can predict.
+        [
+            step("GET", ITEM, 200, resp_headers={**ETAG, "Vary": "*"}),
+            step("GET", ITEM, 200, req_headers={"If-None-Match": '"v7"'}, resp_headers=ETAG),
+        ],
+        # A plain re-read.
+        [step("GET", ITEM, 200, resp_headers=ETAG), step("GET", ITEM, 200, resp_headers=ETAG)],
+    ],
+    ids=["changed", "other-caller", "vary", "vary-star", "unconditional"],
+)
+def test_conditional_request_ignored_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "conditional-request-ignored") == []
+
+
+def test_last_modified_is_the_validator_without_an_etag() -> None:
+    lm = "Tue, 03 Nov 2026 10:00:00 GMT"
+    steps = [
+        step("GET", ITEM, 200, resp_headers={**JSON, "Last-Modified": lm}),
+        step("GET", ITEM, 304, req_headers={"If-Modified-Since": lm}),
+    ]
+    assert len(fired(steps, "not-modified-drops-validator")) == 1
+    steps[1] = step("GET", ITEM, 304, req_headers={"If-Modified-Since": lm}, resp_headers={"Last-Modified": lm})
+    assert fired(steps, "not-modified-drops-validator") == []
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # The condition named another ETag: this 304 is not about the 200 we saw.
+        [step("GET", ITEM, 200, resp_headers=ETAG), step("GET", ITEM, 304, req_headers={"If-None-Match": '"v1"'})],
+        # Another URL.
+        [
+            step("GET", ITEM, 200, resp_headers=ETAG),
+            step("GET", "/v1/books/43", 304, req_headers={"If-None-Match": '"v7"'}),
+        ],
+    ],
+    ids=["other-etag", "other-url"],
+)
+def test_not_modified_drops_validator_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "not-modified-drops-validator") == []
+
+
+def test_not_modified_length_compared_with_the_same_encoding_only() -> None:
+    gzip = {"Accept-Encoding": "gzip"}
+    steps = [
+        step("GET", ITEM, 200, req_headers=gzip, resp_headers={**ETAG, "Content-Length": "9"}),
+        step(
+            "GET",
+            ITEM,
+            304,
+            req_headers={"If-None-Match": '"v7"'},
+            resp_headers={"ETag": '"v7"', "Content-Length": "31"},
+        ),
+    ]
+    assert fired(steps, "not-modified-with-content-length") == []
+    steps[1]["req_headers"] = {**gzip, "If-None-Match": '"v7"'}
+    assert len(fired(steps, "not-modified-with-content-length")) == 1
+    # No Content-Length on the 304 at all is right.
+    steps[1]["resp_headers"] = {"ETag": '"v7"'}
+    assert fired(steps, "not-modified-with-content-length") == []
+
+
+def test_not_modified_length_of_a_chunked_200_is_its_body() -> None:
+    steps = [
+        step("GET", ITEM, 200, resp_headers={**ETAG, "Transfer-Encoding": "chunked"}, body=b'{"id": 42}'),
+        step(
+            "GET",
+            ITEM,
+            304,
+            req_headers={"If-None-Match": '"v7"'},
+            resp_headers={"ETag": '"v7"', "Content-Length": "10"},
+        ),
+    ]
+    assert fired(steps, "not-modified-with-content-length") == []
+    steps[1]["resp_headers"] = {"ETag": '"v7"', "Content-Length": "0"}
+    assert len(fired(steps, "not-modified-with-content-length")) == 1
+
+
+def test_validator_state_keeps_no_long_etag_and_no_secret() -> None:
+    long_tag = '"' + "x" * 5000 + '"'
+    auditor = audit([step("GET", ITEM + "?api_key=SECRETKEY", 200, resp_headers={**JSON, "ETag": long_tag})])
+    [(key, state)] = auditor.validators.urls.items()
+    assert "SECRETKEY" not in repr(key) and "SECRETKEY" not in state.seen[4]
+    assert state.etag is not None and len(state.etag) < 100
+
+
+# allow-lists-failing-method -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # MKCOL is listed where nothing is; once MKCOL has made the collection, a second is refused.
+        [
+            step("OPTIONS", "/dav/col/", 200, body=b"", resp_headers={"Allow": "OPTIONS, MKCOL, PUT"}),
+            step("MKCOL", "/dav/col/", 201, body=b""),
+            step("MKCOL", "/dav/col/", 405, body=b""),
+        ],
+        # The 405's own Allow is allow-lists-rejected-method's business, not this rule's.
+        [step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET, POST"})],
+        # Allow on another endpoint.
+        [
+            step("OPTIONS", "/v1/authors", 200, body=b"", resp_headers={"Allow": "GET, POST"}),
+            step("POST", ITEM, 405, resp_headers={**JSON, "Allow": "GET"}),
+        ],
+    ],
+    ids=["mkcol-made", "own-allow", "other-endpoint"],
+)
+def test_allow_lists_failing_method_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "allow-lists-failing-method") == []
+
+
+def test_allow_lists_failing_method_once_per_method() -> None:
+    allow = {"Allow": "GET, POST, PATCH"}
+    steps = [
+        step("OPTIONS", ITEM, 200, body=b"", resp_headers=allow),
+        step("POST", ITEM, 405, resp_headers={**JSON, **allow}),
+        step("POST", ITEM, 405, resp_headers={**JSON, **allow}),
+        step("PATCH", "/v1/books/7", 405, resp_headers={**JSON, **allow}),
+    ]
+    found = fired(steps, "allow-lists-failing-method")
+    assert [(f.flow.index, f.evidence[0].index) for f in found] == [(0, 1), (2, 3)]  # type: ignore[union-attr]
+
+
+# cors-contradicts-traffic ----------------------------------------------------------------------------
+
+
+def test_cors_success_before_the_preflight() -> None:
+    steps = [
+        step("PATCH", ITEM, 200),
+        step(
+            "OPTIONS",
+            ITEM,
+            204,
+            req_headers={**PREFLIGHT, "Access-Control-Request-Method": "PUT"},
+            resp_headers={**CORS, "Access-Control-Allow-Methods": "GET,HEAD,PUT,POST"},
+        ),
+    ]
+    [finding] = fired(steps, "cors-contradicts-traffic")
+    assert finding.flow is not None and finding.flow.index == 1 and "omits PATCH" in finding.message
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # A server that echoes the requested method grants each preflight its own.
+        [
+            step(
+                "OPTIONS",
+                ITEM,
+                204,
+                req_headers={**PREFLIGHT, "Access-Control-Request-Method": "PUT"},
+                resp_headers={**CORS, "Access-Control-Allow-Methods": "PUT"},
+            ),
+            step("DELETE", ITEM, 204),
+        ],
+        [
+            step(
+                "OPTIONS", ITEM, 204, req_headers=PREFLIGHT, resp_headers={**CORS, "Access-Control-Allow-Methods": "*"}
+            ),
+            step("DELETE", ITEM, 204),
+        ],
+        # A refused preflight is not a grant that omits something.
+        [step("OPTIONS", ITEM, 403, req_headers=PREFLIGHT), step("DELETE", ITEM, 204)],
+        # The method does not work there anyway; POST needs no listing.
+        [
+            step(
+                "OPTIONS",
+                ITEM,
+                204,
+                req_headers=PREFLIGHT,
+                resp_headers={**CORS, "Access-Control-Allow-Methods": "GET"},
+            ),
+            step("DELETE", ITEM, 404),
+            step("POST", ITEM, 200),
+        ],
+        # A plain OPTIONS is no preflight.
+        [
+            step(
+                "OPTIONS",
+                ITEM,
+                200,
+                body=b"",
+                resp_headers={**CORS, "Allow": "GET", "Access-Control-Allow-Methods": "GET"},
+            ),
+            step("DELETE", ITEM, 204),
+        ],
+    ],
+    ids=["echo", "star", "refused", "failed-or-safelisted", "not-preflight"],
+)
+def test_cors_contradicts_traffic_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "cors-contradicts-traffic") == []
+
+
+# inconsistent-error-format ----------------------------------------------------------------------------
+
+
+def test_inconsistent_error_format_is_api_level() -> None:
+    steps, _, _ = SEQUENCES["inconsistent-error-format"]
+    [finding] = fired(steps, "inconsistent-error-format")
+    assert finding.flow is None and finding.endpoint == "* api.example.test *"
+    assert finding.details == {
+        "host": "api.example.test",
+        "majority": {
+            "media_type": "application/json",
+            "responses": 2,
+            "endpoints": ["GET api.example.test /v1/books", "GET api.example.test /v1/books/{id}"],
+        },
+        "minority": [{"media_type": "text/html", "responses": 1, "endpoints": ["GET api.example.test /v1/authors/x"]}],
+    }
+    # Minority examples first.
+    assert [(e.index, e.status) for e in finding.evidence] == [(2, 500), (1, 404), (0, 200)]
+    assert finding.to_json()["flow"] is None
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # A browser navigating asked for HTML by name.
+        [
+            step("GET", "/v1/books", 200),
+            step("GET", "/v1/books/1", 404, body=b'{"error": "no such book"}'),
+            step(
+                "GET",
+                "/favicon.ico",
+                404,
+                body=b"<h1>Not Found</h1>",
+                resp_headers=HTML,
+                req_headers={"Accept": "text/html,*/*;q=0.8"},
+            ),
+        ],
+        # A web site: mostly HTML, a JSON error or two.
+        [
+            step("GET", "/", 200, body=b"<html></html>", resp_headers=HTML),
+            step("GET", "/about", 200, body=b"<html></html>", resp_headers=HTML),
+            step("GET", "/api/x", 404, body=b'{"error": "no"}'),
+        ],
+        # As many odd errors as answers in the API's format: no majority to hold them to.
+        [step("GET", "/v1/books", 200), step("GET", "/v1/authors/x", 500, body=b"<h1>Error</h1>", resp_headers=HTML)],
+        # Errors without a body say nothing about format.
+        [
+            step("GET", "/v1/books", 200),
+            step("GET", "/v1/books/1", 404),
+            step("GET", "/v1/x", 404, body=b"", resp_headers=HTML),
+        ],
+    ],
+    ids=["negotiated", "web-site", "no-majority", "no-body"],
+)
+def test_inconsistent_error_format_must_not_fire(steps: list[dict[str, Any]]) -> None:
+    assert fired(steps, "inconsistent-error-format") == []
+
+
+def test_new_trackers_are_bounded() -> None:
+    limits = Limits(max_urls=20, max_endpoints=10, max_findings=10)
+    auditor = Auditor(default_policy(), limits)
+    for i in range(300):
+        name = "".join(chr(97 + int(d)) for d in str(i))
+        for kw in (
+            step("GET", f"/v1/{name}/{i}", 404),
+            step("PUT", f"/v1/{name}/{i}", 200, resp_headers={**JSON, "ETag": f'"{i}"', "Allow": "GET, POST"}),
+            step("GET", f"/v1/{name}/{i}", 200, resp_headers={**JSON, "ETag": f'"{i}"'}),
+            step(
+                "OPTIONS",
+                f"/v1/{name}/{i}",
+                204,
+                req_headers=PREFLIGHT,
+                resp_headers={**CORS, "Access-Control-Allow-Methods": "GET"},
+            ),
+            step("POST", f"/v1/{name}/{i}", 405, resp_headers=HTML, body=b"<p>no</p>"),
+        ):
+            audit([kw], auditor, start=auditor.counts["audited"])
+    assert len(auditor.put_creation.urls) <= 20 and len(auditor.validators.urls) <= 20
+    assert len(auditor.allow_lists_failing.endpoints) <= 10 and len(auditor.cors_methods.endpoints) <= 10
+    assert auditor.rule_counts()["put-created-without-201"] == 300
+    assert auditor.rule_counts()["allow-lists-failing-method"] >= 1
+
+
+@pytest.mark.parametrize("rule_id", sorted(CHECKS))
+def test_statuslint_rules_shows_each_stateful_rule(rule_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from statuslint.cli import main
+
+    rule = next(r for r in default_policy().rules if r.id == rule_id)
+    assert main(["rules", rule_id]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for part in ("Why it matters", "Fix", rule.summary, f"check: {rule_id}"):
+        assert " ".join(part.split()) in out, part
+
+
+def test_conditional_findings_report_no_request_header_value() -> None:
+    # The README's contract: no header value of the request is ever reported.
+    steps = [
+        step("GET", ITEM, 200, resp_headers={**JSON, "ETag": '"v7"'}),
+        step(
+            "GET",
+            ITEM,
+            200,
+            req_headers={"If-None-Match": '"v6", "v7", "CLIENT-ONLY-TAG"'},
+            resp_headers={**JSON, "ETag": '"v7"'},
+        ),
+    ]
+    [finding] = fired(steps, "conditional-request-ignored")
+    # The message and evidence never quote the request; only the exchange shows its headers.
+    shown = {k: v for k, v in finding.to_json().items() if k != "exchange"}
+    assert "CLIENT-ONLY-TAG" not in str(shown) and '"v7"' in finding.message
+
+
+def test_new_limits_reach_the_cross_flow_trackers() -> None:
+    auditor = Auditor(default_policy())
+    auditor.set_limits(Limits(max_urls=7, max_endpoints=5, max_findings=0))
+    assert auditor.put_creation.urls.limit == auditor.validators.urls.limit == 7
+    assert auditor.allow_lists_failing.endpoints.limit == auditor.cors_methods.endpoints.limit == 5

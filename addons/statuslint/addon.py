@@ -19,18 +19,24 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import mitmproxy.types
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import mode_specs
+from rich.text import Text
 
-from . import reports
+from . import logfilter, reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
+from .escape import escape, escape_json
 from .findings import Finding, Severity, parse_fail_on
+from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
+from .redact import redact_url
 from .stopping import GracefulStop
 from .terminal import console_for, print_summary, summary_text
 from .urls import printable
@@ -43,8 +49,28 @@ LIMIT_OPTIONS = {
     "statuslint_max_endpoints": "max_endpoints",
     "statuslint_max_findings": "max_findings",
 }
-OPTIONS = ("statuslint_policy", "statuslint_report", "statuslint_log", "statuslint_fail_on", *LIMIT_OPTIONS)
+NOISE_OPTIONS = (
+    "statuslint_select",
+    "statuslint_ignore",
+    "statuslint_api_only",
+    "statuslint_fail_on_inconclusive",
+    "statuslint_baseline",
+    "statuslint_write_baseline",
+)
+OPTIONS = (
+    "statuslint_policy",
+    "statuslint_report",
+    "statuslint_log",
+    "statuslint_fail_on",
+    *NOISE_OPTIONS,
+    *LIMIT_OPTIONS,
+)
 INDEX_KEY = "statuslint.index"
+# A flow's findings, for mitmproxy's ~meta filter and the statuslint.findings command.
+METADATA_KEY = "statuslint"
+# Set by statuslint replay on the flows it sends: where they came from.
+SOURCE_KEY = "statuslint.source"
+REPLAY_INDEX_KEY = "statuslint.replay"
 LIVE_SOURCE = "live"
 
 # mitmproxy's termlog colours by level: findings are warnings (yellow) unless merely
@@ -59,7 +85,8 @@ class StatusLint:
         self.auditor: Auditor | None = None
         self.policy_label = BUILTIN_NAME
         self.fail_on: Severity | None = None
-        self.report_path = ""
+        self.fail_on_inconclusive = False
+        self.report_paths: list[str] = []
         self.log_file: IO[str] | None = None
         self.replay_is_har = False
         self.next_index: dict[str, int] = {}
@@ -70,10 +97,16 @@ class StatusLint:
         self.limits = Limits()
         self.summary_signal = False
         self.stop = GracefulStop()
+        # Other addons (statuslint replay) add to the report as it is built.
+        self.report_hooks: list[Callable[[dict[str, Any]], None]] = []
+        self.baseline: Baseline | None = None
+        self.write_baseline_path = ""
 
     # Options ---------------------------------------------------------------------------
 
     def load(self, loader: Loader) -> None:
+        # The proxy's output is statuslint's: mitmproxy's own lines quote traffic too.
+        logfilter.install()
         loader.add_option(
             "statuslint_policy", str, "", "statuslint policy file (YAML); empty or 'default' for the built-in policy."
         )
@@ -81,7 +114,8 @@ class StatusLint:
             "statuslint_report",
             str,
             "",
-            "Write the statuslint audit report to this file at the end; the format follows the suffix (.json).",
+            "Write the statuslint audit report to this file at the end, or to each of a comma-separated list of "
+            f"files; each one's format follows its suffix ({', '.join(reports.SUFFIXES)}).",
         )
         loader.add_option(
             "statuslint_log", str, "", "Append one JSON line per statuslint finding to this file, as it is found."
@@ -92,6 +126,31 @@ class StatusLint:
             "",
             "Exit non-zero at the end when a statuslint finding reaches this severity (error, warning, info); "
             "empty: never.",
+        )
+        loader.add_option(
+            "statuslint_select", str, "", "Run only these statuslint rules (comma-separated ids); empty: all."
+        )
+        loader.add_option("statuslint_ignore", str, "", "Do not run these statuslint rules (comma-separated ids).")
+        loader.add_option(
+            "statuslint_api_only",
+            str,
+            "",
+            "'true': statuslint audits API traffic only (no images, scripts, styles, fonts, pages, beacons).",
+        )
+        loader.add_option(
+            "statuslint_fail_on_inconclusive",
+            str,
+            "",
+            "'true': statuslint_fail_on also counts findings the source cannot prove (default: certain ones only).",
+        )
+        loader.add_option(
+            "statuslint_baseline",
+            str,
+            "",
+            "statuslint baseline file: log and report only findings not in it; fail_on gates on those.",
+        )
+        loader.add_option(
+            "statuslint_write_baseline", str, "", "Write the statuslint findings as a baseline file at the end."
         )
         defaults = Limits()
         for option, field in LIMIT_OPTIONS.items():
@@ -128,32 +187,69 @@ class StatusLint:
             self.limits = Limits(**values)
             if self.auditor is not None:
                 self.auditor.set_limits(self.limits)
-        if "statuslint_policy" in updated:
+        if "statuslint_baseline" in updated:
+            path = ctx.options.statuslint_baseline.strip()
+            try:
+                self.baseline = Baseline.load(path) if path else None
+            except BaselineError as e:
+                raise self._refuse(f"statuslint_baseline: {e}") from None
+            if self.auditor is not None:
+                self.auditor.gate.baseline = self.baseline
+        if "statuslint_write_baseline" in updated:
+            path = ctx.options.statuslint_write_baseline.strip()
+            if path:
+                self._check_writable_dir(path, "statuslint_write_baseline")
+            self.write_baseline_path = path
+            if self.auditor is not None:
+                self.auditor.gate.record_keys = bool(path)
+        if updated & {"statuslint_policy", "statuslint_select", "statuslint_ignore", "statuslint_api_only"}:
             value = ctx.options.statuslint_policy.strip()
             try:
                 policy = load_policy(value or None)
             except PolicyError as e:
                 raise self._refuse(f"statuslint_policy: {e}") from None
+            try:
+                policy = select_rules(
+                    policy,
+                    parse_rule_ids([ctx.options.statuslint_select]),
+                    parse_rule_ids([ctx.options.statuslint_ignore]),
+                    option="statuslint_select",
+                )
+            except ValueError as e:
+                raise self._refuse(str(e)) from None
+            flag = ctx.options.statuslint_api_only.strip().lower()
+            if flag not in ("", "true", "false"):
+                raise self._refuse(f"statuslint_api_only: expected true or false, not {flag!r}")
+            if flag == "true":
+                policy = api_only(policy)
             self.policy_label = value or BUILTIN_NAME
             if self.auditor is None or not self.running_:
-                self.auditor = Auditor(policy, self.limits)
+                self.auditor = Auditor(policy, self.limits, self.baseline)
+                self.auditor.gate.record_keys = bool(self.write_baseline_path)
             else:
                 self.auditor.use_policy(policy)
                 logger.info("statuslint: policy %s loaded (%d rules)", self.policy_label, len(policy.enabled_rules))
+        if "statuslint_fail_on_inconclusive" in updated:
+            flag = ctx.options.statuslint_fail_on_inconclusive.strip().lower()
+            if flag not in ("", "true", "false"):
+                raise self._refuse(f"statuslint_fail_on_inconclusive: expected true or false, not {flag!r}")
+            self.fail_on_inconclusive = flag == "true"
         if "statuslint_fail_on" in updated:
             try:
                 self.fail_on = parse_fail_on(ctx.options.statuslint_fail_on)
             except ValueError as e:
                 raise self._refuse(f"statuslint_fail_on: {e}") from None
         if "statuslint_report" in updated:
-            path = ctx.options.statuslint_report.strip()
-            if path:
+            paths = [p.strip() for p in ctx.options.statuslint_report.split(",") if p.strip()]
+            for i, path in enumerate(paths):
+                if path in paths[:i]:
+                    raise self._refuse(f"statuslint_report: {path} is listed twice")
                 try:
                     reports.format_for_path(path)
                 except ValueError as e:
                     raise self._refuse(f"statuslint_report: {e}") from None
                 self._check_writable_dir(path, "statuslint_report")
-            self.report_path = path
+            self.report_paths = paths
         if "statuslint_log" in updated:
             self._open_log(ctx.options.statuslint_log.strip())
         if "listen_host" in updated and not self.running_ and ctx.options.listen_host == "":
@@ -183,7 +279,8 @@ class StatusLint:
         if not self.running_:
             self.exit_code = 2
             self._register_exit()
-            _exit_at_startup(message)
+            if _in_mitmproxy_tool():
+                _exit_at_startup(message)
         return exceptions.OptionsError(message)
 
     def _check_writable_dir(self, path: str, option: str) -> None:
@@ -260,6 +357,44 @@ class StatusLint:
             return
         logger.info("statuslint: audit summary so far\n%s", summary_text(self.auditor))
 
+    @command.command("statuslint.findings")
+    def findings_command(self, flows: Sequence[flow.Flow]) -> Sequence[str]:
+        """The statuslint findings of these flows (@marked, @focus, @all, or a filter such
+        as "~meta served-after-delete"), one line each."""
+        out = []
+        for f in flows:
+            meta = f.metadata.get(METADATA_KEY)
+            if not isinstance(f, http.HTTPFlow) or not isinstance(meta, dict):
+                continue
+            where = f"{f.request.method} {printable(redact_url(f.request.pretty_url))}"
+            status = f.response.status_code if f.response else "-"
+            for x in meta.get("findings", ()):
+                out.append(f"{where} {status}: {x.get('severity')} {x.get('rule')}: {x.get('message')}")
+        return out
+
+    @command.command("statuslint.report")
+    def report_command(self, path: mitmproxy.types.Path) -> None:
+        """Write the statuslint report of the traffic so far to this file (format from
+        its suffix, e.g. .json)."""
+        if self.auditor is None:
+            raise exceptions.CommandError("statuslint is not auditing")
+        try:
+            fmt = reports.format_for_path(path)
+        except ValueError as e:
+            raise exceptions.CommandError(str(e)) from None
+        try:
+            reports.write_atomic(path, reports.render(self._model(), fmt))
+        except OSError as e:
+            raise exceptions.CommandError(f"cannot write {path}: {e.strerror or e}") from None
+        logger.info(f"statuslint: report written to {path}")
+
+    def _model(self) -> dict[str, Any]:
+        assert self.auditor is not None
+        model = reports.build_model(self.auditor, self.policy_label)
+        for hook in self.report_hooks:
+            hook(model)
+        return model
+
     # Flow events -------------------------------------------------------------------------
 
     def requestheaders(self, f: http.HTTPFlow) -> None:
@@ -295,7 +430,7 @@ class StatusLint:
         try:
             found = self.auditor.audit_response(f, f.metadata[INDEX_KEY], source, har=self.replay_is_har and not f.live)
         except Exception:
-            logger.exception("statuslint: internal error while auditing %s", f.request.pretty_url)
+            logger.exception("statuslint: internal error while auditing %s", escape(redact_url(f.request.url)))
             return
         if found:
             self._report_findings(f, found)
@@ -306,11 +441,14 @@ class StatusLint:
         source = self._source(f)
         index = self.next_index.get(source, 0)
         self.next_index[source] = index + 1
-        f.metadata[INDEX_KEY] = index
+        # A replayed request keeps its position in the recording.
+        f.metadata[INDEX_KEY] = f.metadata.get(REPLAY_INDEX_KEY, index)
         self.auditor.input(source).flows += 1
         self.auditor.count_flow(f)
 
     def _source(self, f: flow.Flow) -> str:
+        if SOURCE_KEY in f.metadata:
+            return f.metadata[SOURCE_KEY]
         if f.live:
             return LIVE_SOURCE
         return getattr(ctx.options, "rfile", None) or "replay"
@@ -323,7 +461,9 @@ class StatusLint:
         # A stateful finding may be about an earlier flow (a HEAD that failed before its
         # GET worked): that flow has gone by, so only this one is marked.
         if mine:
-            lines = [f"statuslint {x.severity.label} {x.rule}: {x.message}" for x in mine]
+            meta = f.metadata.setdefault(METADATA_KEY, {"findings": []})
+            meta["findings"].extend({"rule": x.rule, "severity": x.severity.label, "message": x.message} for x in mine)
+            lines = [f"statuslint {x.severity.label} {x.rule}: {escape(x.message)}" for x in mine]
             f.marked = _MARKER[max(x.severity for x in mine)]
             f.comment = "\n".join(filter(None, [f.comment, *lines]))
 
@@ -332,12 +472,12 @@ class StatusLint:
         where = f"{ref.method} {ref.url} {ref.status}" if ref else finding.endpoint
         logger.log(
             _LOG_LEVEL[finding.severity],
-            f"statuslint {finding.severity.label} {finding.rule}: {where}: {finding.message}",
+            f"statuslint {finding.severity.label} {finding.rule}: {escape(where)}: {escape(finding.message)}",
         )
         if self.log_file is not None:
             endpoint = self.auditor.endpoint_of(finding) if self.auditor else None
             record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json(endpoint)}
-            self.log_file.write(printable(json.dumps(record, ensure_ascii=False)) + "\n")
+            self.log_file.write(escape_json(printable(json.dumps(record, ensure_ascii=False))) + "\n")
 
     # End ---------------------------------------------------------------------------------
 
@@ -357,28 +497,57 @@ class StatusLint:
             self.log_file = None
         if self.auditor is None:
             return
-        if self.report_path:
+        written = self._write_reports() if self.report_paths else []
+        if self.write_baseline_path:
             try:
-                text = reports.render(
-                    reports.build_model(self.auditor, self.policy_label), reports.format_for_path(self.report_path)
-                )
-                reports.write_atomic(self.report_path, text)
+                reports.write_atomic(self.write_baseline_path, render_baseline(self.auditor.baseline_counts()))
             except OSError as e:
-                logger.warning(f"statuslint: cannot write report {self.report_path}: {e.strerror or e}")
+                logger.warning(f"statuslint: cannot write baseline {self.write_baseline_path}: {e.strerror or e}")
                 self.exit_code = max(self.exit_code, 2)
-            except Exception:
-                # The summary and the exit status must still come, whatever broke here.
-                logger.exception(f"statuslint: internal error writing report {self.report_path}")
-                self.exit_code = max(self.exit_code, 2)
+        fails = self.auditor.fails(self.fail_on, self.fail_on_inconclusive)
         if self.print_summary:
             # After SIGHUP the terminal may be gone: the report is written, the exit
             # status must still come.
             with contextlib.suppress(OSError):
-                print_summary(self.auditor, console_for(sys.stdout))
-        if self.auditor.fails(self.fail_on):
+                console = console_for(sys.stdout)
+                full = next((path for path in written if reports.format_for_path(path) == "json"), None)
+                print_summary(self.auditor, console, full_report=full)
+                for path in written:
+                    console.print(Text(f"{reports.format_for_path(path)} report written to {path}"))
+                if fails and self.fail_on is not None:
+                    count = sum(
+                        n
+                        for sev, n in self.auditor.summary()["by_severity"].items()
+                        if Severity.parse(sev) >= self.fail_on
+                    )
+                    console.print(Text(f"exit 1: {count} findings at or above statuslint_fail_on {self.fail_on.label}"))
+        if fails:
             self.exit_code = max(self.exit_code, 1)
         if self.exit_code:
             self._register_exit()
+
+    def _write_reports(self) -> list[str]:
+        """Every report of statuslint_report, from one model; the paths written."""
+        assert self.auditor is not None
+        written: list[str] = []
+        try:
+            model = self._model()
+        except Exception:
+            logger.exception("statuslint: internal error building the report")
+            self.exit_code = max(self.exit_code, 2)
+            return written
+        for path in self.report_paths:
+            try:
+                reports.write_atomic(path, reports.render(model, reports.format_for_path(path)))
+                written.append(path)
+            except OSError as e:
+                logger.warning(f"statuslint: cannot write report {path}: {e.strerror or e}")
+                self.exit_code = max(self.exit_code, 2)
+            except Exception:
+                # The summary and the exit status must still come, whatever broke here.
+                logger.exception(f"statuslint: internal error writing report {path}")
+                self.exit_code = max(self.exit_code, 2)
+        return written
 
     def _register_exit(self) -> None:
         # sys.exit() inside done() would skip the done() of every addon after this one,
@@ -421,6 +590,13 @@ def is_loopback(host: str) -> bool:
         except OSError:
             return False
         return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
+
+
+def _in_mitmproxy_tool() -> bool:
+    """Whether this process is mitmdump, mitmproxy, mitmweb or ``statuslint proxy`` (their
+    masters come from mitmproxy.tools), which a bad option may end. Inside another program
+    (a test harness, an embedding) it stays an OptionsError."""
+    return any(cls.__module__.startswith("mitmproxy.tools") for cls in type(ctx.master).__mro__)
 
 
 def _exit_at_startup(message: str) -> None:

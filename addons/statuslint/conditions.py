@@ -11,9 +11,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
-from .flowview import FlowView, Undecidable
+from .flowview import HAR_BODY_KEY, MITMPROXY_DECODES_HAR, FlowView, Undecidable
 from .statuscodes import REGISTERED
+from .syntax import DETECTORS, GRAMMARS, has_challenge, json_valid, non_empty, parse_content_range
 from .yamlsource import LineDict, LineList, PolicyError
 
 Predicate = Callable[[FlowView], bool]
@@ -151,6 +153,7 @@ class ConditionCompiler:
         "content_type",
         "accept_satisfied",
         "json",
+        "json_valid",
         "all",
         "any",
         "not",
@@ -201,18 +204,53 @@ class ConditionCompiler:
         return lambda v: any(g.match(v.path) for g in globs)
 
     def _p_request_header(self, value: Any, line: int) -> Predicate:
-        return self._headers(value, line, "request_header", lambda v: v.request.headers)
+        return self._headers(
+            value, line, "request_header", lambda v: v.request.headers, lambda v: v.request_header_names
+        )
 
     def _p_response_header(self, value: Any, line: int) -> Predicate:
-        return self._headers(value, line, "response_header", lambda v: v.response.headers)
+        return self._headers(
+            value, line, "response_header", lambda v: v.response.headers, lambda v: v.response_header_names
+        )
 
     def _p_request_body(self, value: Any, line: int) -> Predicate:
         want = self._presence(value, line, "request_body", ("empty", "present"))
         return lambda v: v.request_has_body is (want == "present")
 
     def _p_response_body(self, value: Any, line: int) -> Predicate:
+        if isinstance(value, LineDict):
+            return self._body_test(value, line)
         want = self._presence(value, line, "response_body", ("empty", "present"))
         return lambda v: v.response_has_body is (want == "present")
+
+    def _body_test(self, value: LineDict, line: int) -> Predicate:
+        usage = "'response_body' takes empty, present, {looks_like: NAME} or {length_agrees_with: Content-Range}"
+        if len(value) != 1:
+            raise self.error(line, usage)
+        ((kind, arg),) = value.items()
+        if kind == "looks_like":
+            detect = DETECTORS.get(arg) if isinstance(arg, str) else None
+            if detect is None:
+                raise self.error(value.line_of(kind), f"unknown looks_like {arg!r} (known: {', '.join(DETECTORS)})")
+            return lambda v: detect(_known_content(v))
+        if kind == "length_agrees_with":
+            if not isinstance(arg, str) or arg.lower() != "content-range":
+                raise self.error(value.line_of(kind), "length_agrees_with takes Content-Range")
+            return _length_agrees_with_content_range
+        raise self.error(value.line_of(kind), usage)
+
+    def _p_json_valid(self, value: Any, line: int) -> Predicate:
+        want = self._bool(value, line, "json_valid")
+
+        def pred(v: FlowView) -> bool:
+            # A body another rule already parsed (json_body, cached on the view) is not parsed twice.
+            parsed = v.__dict__.get("json_body")
+            valid = True if parsed is not None else json_valid(_known_content(v))
+            if valid is None:
+                raise Undecidable("body too large or too deeply nested to parse as JSON")
+            return valid is want
+
+        return pred
 
     def _p_content_type(self, value: Any, line: int) -> Predicate:
         globs = self.globs(value, line, "content_type", ignore_case=True)
@@ -226,6 +264,9 @@ class ConditionCompiler:
         if not isinstance(value, LineDict):
             raise self.error(line, "'json' takes a mapping: {has_key: NAME} or {key: NAME, equals: VALUE}")
         keys = set(value)
+        if keys == {"has_value"}:
+            names = self._strings(value["has_value"], value.line_of("has_value"), "json.has_value")
+            return lambda v: isinstance(v.json_body, dict) and any(non_empty(v.json_body.get(n)) for n in names)
         if keys == {"has_key"}:
             names = self._strings(value["has_key"], value.line_of("has_key"), "json.has_key")
             return lambda v: isinstance(v.json_body, dict) and any(n in v.json_body for n in names)
@@ -242,9 +283,11 @@ class ConditionCompiler:
                 and v.json_body[name] == expected
                 and type(v.json_body[name]) is type(expected)
             )
-        bad = sorted(keys - {"has_key", "key", "equals"})
+        bad = sorted(keys - {"has_key", "has_value", "key", "equals"})
         what = f"unknown key '{bad[0]}'" if bad else "incomplete"
-        raise self.error(line, f"'json' {what}: use {{has_key: NAME}} or {{key: NAME, equals: VALUE}}")
+        raise self.error(
+            line, f"'json' {what}: use {{has_key: NAME}}, {{has_value: NAME}} or {{key: NAME, equals: VALUE}}"
+        )
 
     def _p_all(self, value: Any, line: int) -> Predicate:
         preds = self._list_of_conditions(value, line, "all")
@@ -294,23 +337,43 @@ class ConditionCompiler:
 
     # Helpers -----------------------------------------------------------------------
 
-    def _headers(self, value: Any, line: int, what: str, headers_of: Callable[[FlowView], Any]) -> Predicate:
+    def _headers(
+        self,
+        value: Any,
+        line: int,
+        what: str,
+        headers_of: Callable[[FlowView], Any],
+        names_of: Callable[[FlowView], frozenset[str]] | None = None,
+    ) -> Predicate:
         if not isinstance(value, LineDict) or not value:
             raise self.error(line, f"'{what}' takes a mapping of header name to a test, e.g. {{Location: present}}")
         tests = []
         for name, test in value.items():
             if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
                 raise self.error(value.line_of(name), f"'{name}' is not a valid header name")
-            tests.append(self._header_test(name, test, value.line_of(name), headers_of))
+            tests.append(self._header_test(name, test, value.line_of(name), headers_of, names_of))
         return lambda v: all(t(v) for t in tests)
 
-    def _header_test(self, name: str, test: Any, line: int, headers_of: Callable[[FlowView], Any]) -> Predicate:
+    def _header_test(
+        self,
+        name: str,
+        test: Any,
+        line: int,
+        headers_of: Callable[[FlowView], Any],
+        names_of: Callable[[FlowView], frozenset[str]] | None = None,
+    ) -> Predicate:
+        if names_of is not None and test in ("present", "absent"):
+            # Many rules test presence on every flow: one set of names per flow is cheaper
+            # than a header lookup per rule.
+            lname, want = name.lower(), test == "present"
+            return lambda v: (lname in names_of(v)) is want
         if test == "present":
             return lambda v: name in headers_of(v)
         if test == "absent":
             return lambda v: name not in headers_of(v)
         usage = (
-            f"header test for '{name}' must be present, absent, {{equals: S}}, {{matches: REGEX}} or {{has_token: S}}"
+            f"header test for '{name}' must be present, absent, {{equals: S}}, {{matches: REGEX}}, {{has_token: S}}, "
+            "{valid: GRAMMAR}, {challenge: SCHEME [PARAM[=VALUE]]} or {same_url_as: request}"
         )
         if not isinstance(test, LineDict) or len(test) != 1:
             raise self.error(line, usage)
@@ -330,6 +393,26 @@ class ConditionCompiler:
             if token == "$METHOD":
                 return lambda v: any(v.method in _tokens(h) for h in headers_of(v).get_all(name))
             return lambda v: any(token in _tokens(h) for h in headers_of(v).get_all(name))
+        if kind == "valid":
+            grammar = GRAMMARS.get(arg)
+            if grammar is None:
+                raise self.error(test.line_of(kind), f"unknown grammar {arg!r} (known: {', '.join(GRAMMARS)})")
+            # Every value must parse; an absent header has nothing wrong with it.
+            return lambda v: all(grammar(h) for h in headers_of(v).get_all(name))
+        if kind == "challenge":
+            m = re.fullmatch(
+                r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s+([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:=(\S+))?)?\s*", arg
+            )
+            if m is None:
+                raise self.error(
+                    test.line_of(kind), f"challenge for '{name}' takes 'SCHEME [PARAM[=VALUE]]', not {arg!r}"
+                )
+            scheme, param, expected = m[1], m[2], m[3]
+            return lambda v: has_challenge(headers_of(v).get_all(name), scheme, param, expected)
+        if kind == "same_url_as":
+            if arg != "request":
+                raise self.error(test.line_of(kind), f"same_url_as for '{name}' takes 'request'")
+            return lambda v: any(_same_url(v.url, h) for h in headers_of(v).get_all(name))
         raise self.error(test.line_of(kind), usage)
 
     def _list_of_conditions(self, value: Any, line: int, what: str) -> list[Predicate]:
@@ -352,6 +435,42 @@ class ConditionCompiler:
         if value not in choices:
             raise self.error(line, f"'{what}' takes one of {', '.join(choices)}, not {value!r}")
         return value
+
+
+def _same_url(url: str, reference: str) -> bool:
+    """Whether a URI reference, resolved against the request URL, is that URL (fragments aside)."""
+    try:
+        target = urljoin(url, reference.strip(" \t"))
+    except ValueError:
+        return False
+    return target.split("#", 1)[0] == url.split("#", 1)[0]
+
+
+def _known_content(view: FlowView) -> bytes:
+    """The decoded response body, where it is known: a HAR entry may declare a size
+    without the text, and then what the body says is undecidable."""
+    content = view.response_content
+    if not content and view.response_has_body:
+        raise Undecidable("the body's size is known, its text is not")
+    return content
+
+
+def _length_agrees_with_content_range(view: FlowView) -> bool:
+    """A single range's Content-Range covers as many bytes as the content carries
+    (the representation's bytes: content-coded, as on the wire)."""
+    ranges = [parse_content_range(h) for h in view.response.headers.get_all("content-range")]
+    spans = [r for r in ranges if r is not None and r[0] == "bytes" and r[1] is not None]
+    if not spans:
+        return True
+    raw = view.response.raw_content
+    declared = view.flow.metadata.get(HAR_BODY_KEY) or {}
+    encoded = "content-encoding" in view.response.headers or declared.get("encoded")
+    if raw is None or (view.har and (encoded or not raw or (MITMPROXY_DECODES_HAR and not declared))):
+        # A HAR keeps the decoded text; mitmproxy 11's import re-encodes it, 12's drops the coding.
+        raise Undecidable("the length of the content as sent is not known")
+    _, first, last, _ = spans[0]
+    assert first is not None and last is not None
+    return len(raw) == last - first + 1
 
 
 def _kind(value: Any) -> str:

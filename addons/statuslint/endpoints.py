@@ -160,6 +160,32 @@ class Templater:
             self._collapsed.popitem(last=False)
         return True
 
+    def learned(self) -> tuple[dict[tuple[str, str], set[str]], list[tuple[str, str]]]:
+        """What was learned from the traffic (copies): values counted per path position,
+        and the positions found to be parameters."""
+        return {k: set(v) for k, v in self._values.items()}, list(self._collapsed)
+
+    def merge_learned(self, values: dict[tuple[str, str], set[str]], collapsed: list[tuple[str, str]]) -> None:
+        """Learn what another audit learned, as if its traffic had been seen here too."""
+        hosts: set[str] = set()
+        for key in collapsed:
+            if key not in self._collapsed:
+                self._values.pop(key, None)
+                self._collapsed[key] = None
+                if len(self._collapsed) > _COLLAPSED_LIMIT:
+                    self._collapsed.popitem(last=False)
+                hosts.add(key[0])
+        for key, seen in values.items():
+            if key in self._collapsed:
+                continue
+            for segment in sorted(seen):
+                if self._learn(key, segment):
+                    hosts.add(key[0])
+                    break
+        for host in sorted(hosts):
+            for callback in self.on_collapse:
+                callback(host)
+
     def canonical(self, host: str, template: str) -> str:
         """A template handed out earlier, with the parameters learned since applied."""
         if not self._collapsed or any(t.text == template for t in self.explicit):
@@ -275,6 +301,13 @@ class EndpointTable:
             old = self.stats.pop(endpoint, None) if canonical != endpoint else None
             if old is not None:
                 self.get(canonical).merge(old)
+
+    def merge(self, rows: Iterable[tuple[str, EndpointStats]], evicted: EndpointStats, evicted_endpoints: int) -> None:
+        """Add another table's counts (its endpoints as this table's templater names them now)."""
+        for endpoint, stats in rows:
+            self.get(self.templater.canonical_endpoint(endpoint)).merge(stats)
+        self.evicted.merge(evicted)
+        self.evicted_endpoints += evicted_endpoints
 
     def items(self) -> Iterator[tuple[str, EndpointStats]]:
         return iter(self.stats.items())

@@ -12,8 +12,10 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 
+from .escape import escape
 from .flowview import FlowView, Undecidable
 from .policy import Policy, Rule
+from .redact import redact_path, redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -80,12 +82,13 @@ class Engine:
                 continue
             except Exception as e:
                 if rule.id not in self.failed_rules:
-                    self.failed_rules[rule.id] = f"{type(e).__name__}: {e}"
+                    # An exception's text may quote the traffic: no secret in the report or the log.
+                    self.failed_rules[rule.id] = redact_text(f"{type(e).__name__}: {e}")
                     logger.warning(
                         "statuslint: internal error in rule %s on %s %s: %s "
                         "(reported once; the rule is skipped where it fails)",
                         rule.id,
-                        view.method,
-                        view.path,
-                        self.failed_rules[rule.id],
+                        escape(view.method),
+                        escape(redact_path(view.path)),
+                        escape(self.failed_rules[rule.id]),
                     )

@@ -68,7 +68,9 @@ class FlowRef:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """``flow`` is None for an API-level finding, which rests on ``evidence`` alone."""
+    """``flow`` is None for an API-level finding, which rests on ``evidence`` alone.
+    ``exchange`` is the redacted, bounded snapshot of that flow (statuslint.exchange),
+    shared by the findings of one flow; None where the flow had gone by."""
 
     rule: str
     severity: Severity
@@ -78,6 +80,13 @@ class Finding:
     endpoint: str
     evidence: tuple[FlowRef, ...] = ()
     details: dict[str, Any] | None = None
+    # "inconclusive" where the source cannot prove it (a body seen only through a HAR).
+    confidence: str = "certain"
+    # The headers the rule looked at, as the flow had them (redacted; None: absent).
+    headers: dict[str, dict[str, str | None]] | None = None
+    # The pytest node id of the test that made the request (the pytest plugin sets it).
+    test: str | None = None
+    exchange: dict[str, Any] | None = None
 
     def to_json(self, endpoint: str | None = None) -> dict[str, Any]:
         """``endpoint`` replaces the one recorded (templates learned later apply)."""
@@ -89,7 +98,13 @@ class Finding:
             "endpoint": endpoint or self.endpoint,
             "flow": self.flow.to_json() if self.flow else None,
             "evidence": [e.to_json() for e in self.evidence],
+            "confidence": self.confidence,
         }
+        if self.headers:
+            out["headers"] = self.headers
         if self.details:
             out["details"] = self.details
+        if self.test is not None:
+            out["test"] = self.test
+        out["exchange"] = self.exchange
         return out

@@ -6,13 +6,20 @@ for: most flows meet few rules, and decoding a body is the costliest thing here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cached_property
 from typing import Any
 
 from mitmproxy import http
+from mitmproxy import version as mitmproxy_version
 
 from .urls import authority
+
+# flow.metadata key: the body sizes a HAR entry declared (set by statuslint's HAR reader).
+HAR_BODY_KEY = "statuslint.har_body"
+# mitmproxy 12's HAR import decodes each body and rewrites the framing headers.
+MITMPROXY_DECODES_HAR = int(mitmproxy_version.VERSION.split(".")[0]) >= 12
 
 # Request headers that say who is calling (compared, never stored or shown).
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
@@ -36,17 +43,20 @@ class FlowView:
 
     @cached_property
     def host(self) -> str:
-        return self.request.pretty_host.lower()
+        """The server the request was sent to: the request line's or the connection's
+        target (in reverse mode the upstream), never the Host header, which a client may
+        make up (pretty_host prefers it)."""
+        return self.request.host.lower()
 
     @cached_property
     def url(self) -> str:
-        """The URL as the client addressed it (unredacted: never shown as is)."""
-        return self.request.pretty_url
+        """The URL of the server the request was sent to (unredacted: never shown as is)."""
+        return self.request.url
 
     @cached_property
     def authority(self) -> str:
-        """``host[:port]`` as the client addressed it (the port only when not the
-        default): what endpoints and cross-flow state are keyed by."""
+        """``host[:port]`` of the server the request was sent to (the port only when not
+        the default): what endpoints and cross-flow state are keyed by."""
         return authority(self.url) or self.host
 
     @cached_property
@@ -56,7 +66,9 @@ class FlowView:
         headers = self.request.headers
         parts = [headers.get(name, "") for name in _CREDENTIAL_HEADERS]
         parts.append("cookie" if "cookie" in headers else "")
-        return hash(tuple(parts))
+        # A digest, not hash(): the same input must give the same report under any hash seed.
+        digest = hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
 
     @cached_property
     def path(self) -> str:
@@ -89,8 +101,13 @@ class FlowView:
             return True
         if self.har:
             # HAR exports often leave a body out (images, large files, a browser
-            # setting), and mitmproxy's import does not keep the declared size.
-            raise Undecidable("HAR entry has no body text")
+            # setting): what the entry declares about it decides, where it does.
+            known = declared_has_body(
+                self.flow.metadata.get(HAR_BODY_KEY), self.response.headers, self.method, self.status
+            )
+            if known is None:
+                raise Undecidable("HAR entry has no body text and declares no size")
+            return known
         return False
 
     @cached_property
@@ -101,6 +118,16 @@ class FlowView:
         if not raw or "content-encoding" not in self.request.headers:
             return bool(raw)
         return bool(self.request_content)
+
+    @cached_property
+    def response_header_names(self) -> frozenset[str]:
+        """The response's header names, lower-cased."""
+        return frozenset(name.decode("latin-1").lower() for name, _ in self.response.headers.fields)
+
+    @cached_property
+    def request_header_names(self) -> frozenset[str]:
+        """The request's header names, lower-cased."""
+        return frozenset(name.decode("latin-1").lower() for name, _ in self.request.headers.fields)
 
     @cached_property
     def content_type(self) -> str | None:
@@ -122,6 +149,43 @@ class FlowView:
             return json.loads(self.response_content)
         except ValueError:
             return None
+
+
+def declared_has_body(sizes: dict[str, Any] | None, headers: http.Headers, method: str, status: int) -> bool | None:
+    """Whether a HAR response without body text had a body on the wire: known empty
+    (False), known non-empty (True) or unknown (None). ``sizes`` are what the entry
+    declared (``text``: a text member was there; ``size``: content.size; ``body_size``:
+    bodySize; None where absent or -1); mitmproxy's own HAR import keeps none of them,
+    so there only the framing headers speak. The entry's own framing headers are in
+    ``sizes`` too: mitmproxy 12's import decodes the body, drops Content-Encoding and
+    writes a Content-Length of its own."""
+    if sizes and "content_length" in sizes:
+        length, encoded = (sizes["content_length"] or "").strip(), bool(sizes.get("encoded"))
+    elif MITMPROXY_DECODES_HAR:
+        # A Content-Length of 0 may be the import's own, for an encoded body left out.
+        return None
+    else:
+        length, encoded = headers.get("content-length", "").strip(), "content-encoding" in headers
+    if length == "0":
+        return False
+    if sizes:
+        size, body_size = sizes.get("size"), sizes.get("body_size")
+        if sizes.get("text"):
+            # The export kept bodies and this text is empty: empty, unless a size says
+            # the text was left out anyway. (mitmproxy writes the *encoded* size, so an
+            # encoded empty body may declare 20 bytes: undecidable.)
+            if (size or 0) > 0 or (body_size or 0) > 0:
+                return None if encoded else True
+            return False
+        if size is not None:
+            return size > 0  # content.size is the decoded length
+        if body_size is not None:
+            return False if body_size == 0 else (None if encoded else True)
+    # Content-Length states the length of a GET's content on HEAD and 304, and a 1xx or
+    # 204 has none whatever it says.
+    if length.isdigit() and not encoded and method != "HEAD" and status >= 200 and status not in (204, 304):
+        return True
+    return None
 
 
 def _decoded(message: http.Message) -> bytes:

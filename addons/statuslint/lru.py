@@ -32,5 +32,9 @@ class LRU(Generic[K, V]):
                 self.evicted += 1
         return value
 
+    def items(self) -> list[tuple[K, V]]:
+        """A snapshot, least recently used first (reading it does not reorder)."""
+        return list(self._data.items())
+
     def __len__(self) -> int:
         return len(self._data)

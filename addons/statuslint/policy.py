@@ -20,15 +20,18 @@ import yaml
 from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
 from .endpoints import PathTemplate
 from .findings import Severity
-from .flowview import FlowView
-from .redact import redact_path
+from .flowview import FlowView, Undecidable
+from .noise import Suppression, parse_suppressions
+from .redact import RedactConfig, redact_path
 from .stateful import CHECKS
+from .traffic import non_api_kind
 from .urls import printable
 from .yamlsource import LineDict, LineList, PolicyError, load_yaml
 
 BUILTIN_NAME = "default"
 
-POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules")
+POLICY_KEYS = ("name", "description", "extends", "endpoints", "scope", "overrides", "rules", "suppress", "redact")
+REDACT_KEYS = ("headers", "query", "json_fields")
 RULE_KEYS = (
     "id",
     "severity",
@@ -40,13 +43,14 @@ RULE_KEYS = (
     "enabled",
     "exclude_paths",
     "message",
+    "messages",
     "when",
     "require",
     "check",
 )
 DOC_KEYS = ("why", "example", "fix", "reference")
 OVERRIDE_KEYS = ("severity", "enabled", "exclude_paths")
-SCOPE_KEYS = ("include", "exclude")
+SCOPE_KEYS = ("include", "exclude", "api_only")
 SCOPE_FILTER_KEYS = ("hosts", "paths", "methods")
 MESSAGE_FIELDS = ("method", "status", "path", "host")
 RULE_ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
@@ -83,6 +87,8 @@ class Rule:
     exclude_paths: tuple[re.Pattern[str], ...] = ()
     # A stateful check implemented in Python (statuslint.stateful) instead of when/require.
     check: str | None = None
+    # ``messages``: (condition, message) pairs tried in order before ``message``.
+    message_cases: tuple[tuple[Predicate, str], ...] = ()
 
     def applies_to(self, status: int, method: str) -> bool:
         return (self.statuses is None or status in self.statuses) and (self.methods is None or method in self.methods)
@@ -104,19 +110,39 @@ class Rule:
 
     def format_message(self, view: FlowView) -> str:
         path = printable(redact_path(view.path))
-        return self.message.format(method=view.method, status=view.status, path=path, host=printable(view.host))
+        return self._message_for(view).format(
+            method=view.method, status=view.status, path=path, host=printable(view.host)
+        )
+
+    def _message_for(self, view: FlowView) -> str:
+        for condition, message in self.message_cases:
+            try:
+                if condition(view):
+                    return message
+            except Undecidable:
+                continue
+        return self.message
 
 
 @dataclass
 class Scope:
     include: list[Predicate] = field(default_factory=list)
     exclude: list[Predicate] = field(default_factory=list)
+    api_only: bool = False  # leave out images, scripts, styles, fonts, pages, beacons
 
     def admits(self, view: FlowView) -> bool:
-        return all(p(view) for p in self.include) and not any(p(view) for p in self.exclude)
+        return self.rejects(view) is None
+
+    def rejects(self, view: FlowView) -> str | None:
+        """Why a flow is out of scope ("scope" or the kind of non-API traffic), or None."""
+        if not all(p(view) for p in self.include) or any(p(view) for p in self.exclude):
+            return "scope"
+        if self.api_only:
+            return non_api_kind(view)
+        return None
 
     def extend(self, other: Scope) -> Scope:
-        return Scope(self.include + other.include, self.exclude + other.exclude)
+        return Scope(self.include + other.include, self.exclude + other.exclude, self.api_only or other.api_only)
 
 
 @dataclass
@@ -127,6 +153,9 @@ class Policy:
     rules: list[Rule]
     scope: Scope
     endpoints: tuple[PathTemplate, ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
+    # Names whose values are masked in every output, beyond the built-in lists.
+    redact: RedactConfig = field(default_factory=RedactConfig)
 
     @property
     def enabled_rules(self) -> list[Rule]:
@@ -179,6 +208,7 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
     description = _string(doc, "description", source, default="")
     scope = _scope(doc, compiler, source)
     endpoints = _endpoints(doc, source)
+    redact = _redact(doc, source)
 
     rules: list[Rule] = list(parent.rules) if parent else []
     known = {r.id: i for i, r in enumerate(rules)}
@@ -207,11 +237,58 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
         idx = known[rule_id]
         rules[idx] = _override(rules[idx], change, line, compiler, source)
 
+    suppressions = (
+        parse_suppressions(doc["suppress"], doc.line_of("suppress"), source, known, compiler)
+        if "suppress" in doc
+        else ()
+    )
     if parent:
+        suppressions = parent.suppressions + suppressions
         scope = parent.scope.extend(scope)
         # This policy's templates are tried first: the more specific file wins.
         endpoints += tuple(t for t in parent.endpoints if t.text not in {e.text for e in endpoints})
-    return Policy(name=name, source=source, description=description, rules=rules, scope=scope, endpoints=endpoints)
+        redact = parent.redact.extend(redact)
+    return Policy(
+        name=name,
+        source=source,
+        description=description,
+        rules=rules,
+        scope=scope,
+        endpoints=endpoints,
+        suppressions=suppressions,
+        redact=redact,
+    )
+
+
+def _redact(doc: LineDict, source: str) -> RedactConfig:
+    """``redact: {headers: [...], query: [...], json_fields: [...]}``: names (``*`` as a
+    wildcard, any case) whose values are masked, added to the built-in lists."""
+    node = doc.get("redact")
+    if node is None:
+        return RedactConfig()
+    if not isinstance(node, LineDict):
+        raise PolicyError(
+            source,
+            doc.line_of("redact"),
+            "'redact' takes a mapping of headers, query and/or json_fields to lists of names",
+        )
+    _check_keys(node, REDACT_KEYS, source, "redact")
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in REDACT_KEYS:
+        if key not in node:
+            continue
+        names = node[key]
+        if not isinstance(names, LineList):
+            raise PolicyError(source, node.line_of(key), f"'redact.{key}' takes a list of names")
+        for i, name in enumerate(names):
+            if not isinstance(name, str) or not name.strip():
+                raise PolicyError(
+                    source, names.line_of(i), f"'redact.{key}' entries must be non-empty names, not {name!r}"
+                )
+            if any(c.isspace() for c in name.strip()):
+                raise PolicyError(source, names.line_of(i), f"'redact.{key}': a name has no spaces: {name!r}")
+        lists[key] = tuple(n.strip() for n in names)
+    return RedactConfig(**lists)
 
 
 def _endpoints(doc: LineDict, source: str) -> tuple[PathTemplate, ...]:
@@ -261,7 +338,7 @@ def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rul
                 node.line_of("check"),
                 f"unknown check {check!r}{_suggest(str(check), CHECKS)} (stateful checks: {', '.join(CHECKS)})",
             )
-        for key in ("when", "require", "message"):
+        for key in ("when", "require", "message", "messages"):
             if key in node:
                 raise PolicyError(
                     source,
@@ -297,6 +374,7 @@ def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rul
             when_rest = compiler.compile(rest, wline)
     require = compiler.compile(node["require"], node.line_of("require")) if "require" in node else None
     exclude = _globs(node, "exclude_paths", compiler)
+    message_cases = _message_cases(node, compiler, source, rule_id)
 
     return Rule(
         id=rule_id,
@@ -317,7 +395,31 @@ def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rul
         require=require,
         exclude_paths=exclude,
         check=check,
+        message_cases=message_cases,
     )
+
+
+def _message_cases(
+    node: LineDict, compiler: ConditionCompiler, source: str, rule_id: str
+) -> tuple[tuple[Predicate, str], ...]:
+    """``messages: [{when: CONDITION, message: TEXT}, ...]``: the first case whose
+    condition holds words the finding; ``message`` is the fallback."""
+    cases = node.get("messages")
+    if cases is None:
+        return ()
+    line = node.line_of("messages")
+    if not isinstance(cases, LineList) or not cases:
+        raise PolicyError(source, line, f"'messages' of rule '{rule_id}' takes a list of {{when: ..., message: ...}}")
+    out = []
+    for i, case in enumerate(cases):
+        case_line = cases.line_of(i)
+        if not isinstance(case, LineDict) or set(case) != {"when", "message"} or not isinstance(case["message"], str):
+            raise PolicyError(
+                source, case_line, f"each of 'messages' of rule '{rule_id}' is {{when: ..., message: TEXT}}"
+            )
+        _check_message(case["message"], source, case.line_of("message"))
+        out.append((compiler.compile(case["when"], case.line_of("when")), case["message"].strip()))
+    return tuple(out)
 
 
 def _override(rule: Rule, change: Any, line: int, compiler: ConditionCompiler, source: str) -> Rule:
@@ -341,8 +443,8 @@ def _scope(doc: LineDict, compiler: ConditionCompiler, source: str) -> Scope:
     if not isinstance(node, LineDict):
         raise PolicyError(source, doc.line_of("scope"), "'scope' takes a mapping with 'include' and/or 'exclude'")
     _check_keys(node, SCOPE_KEYS, source, "scope")
-    scope = Scope()
-    for part in SCOPE_KEYS:
+    scope = Scope(api_only=_bool(node, "api_only", source, default=False))
+    for part in ("include", "exclude"):
         if part not in node:
             continue
         filters = node[part]

@@ -17,6 +17,8 @@ from typing import IO, Any
 from mitmproxy import exceptions, flow, io
 from mitmproxy.io.har import request_to_flow
 
+from .flowview import HAR_BODY_KEY
+
 _CHUNK = 1 << 20
 
 
@@ -119,6 +121,7 @@ def _read_har(fo: IO[bytes]) -> Iterator[tuple[int, flow.Flow]]:
         for index, entry in enumerate(entries):
             try:
                 f = request_to_flow(entry)
+                f.metadata[HAR_BODY_KEY] = declared_body(entry)
             except Exception as e:
                 bad.append((index, _entry_reason(entry, e)))
                 continue
@@ -131,6 +134,30 @@ def _read_har(fo: IO[bytes]) -> Iterator[tuple[int, flow.Flow]]:
         raise InputError(f"{e} (also unreadable: {first}{more})") from None
     if bad:
         raise HarEntryErrors(bad[0][0], bad[0][1], len(bad))
+
+
+def declared_body(entry: dict[str, Any]) -> dict[str, Any]:
+    """What a HAR entry declares about its response body, which mitmproxy's import drops
+    or rewrites: whether a text member is there, content.size and bodySize (None where
+    absent or -1), and its own Content-Length and Content-Encoding."""
+    response = entry.get("response") or {}
+    content = response.get("content") or {}
+    headers = {
+        str(h.get("name", "")).lower(): str(h.get("value", ""))
+        for h in response.get("headers") or ()
+        if isinstance(h, dict)
+    }
+
+    def size(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+    return {
+        "text": isinstance(content.get("text"), str),
+        "size": size(content.get("size")),
+        "body_size": size(response.get("bodySize")),
+        "content_length": headers.get("content-length"),
+        "encoded": "content-encoding" in headers,
+    }
 
 
 def _entry_reason(entry: Any, e: Exception) -> str:

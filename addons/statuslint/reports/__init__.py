@@ -10,15 +10,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..auditor import Auditor
-from . import json_report, model
+from . import github, html, json_report, junit, markdown, model, sarif
 from .model import Model
 
 Renderer = Callable[[Model], str]
 
 FORMATS: dict[str, Renderer] = {
     "json": json_report.render,
+    "sarif": sarif.render,
+    "junit": junit.render,
+    "github": github.render,
+    "markdown": markdown.render,
+    "html": html.render,
 }
-SUFFIXES: dict[str, str] = {".json": "json"}
+# github has no suffix of its own: --format github, to stdout or to any --output.
+SUFFIXES: dict[str, str] = {
+    ".json": "json",
+    ".sarif": "sarif",
+    ".xml": "junit",
+    ".md": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
 
 
 def format_for_path(path: str) -> str:

@@ -1,11 +1,15 @@
-"""The JSON report: the report model as it is, a contract other tools and CI jobs read."""
+"""The JSON report: the report model, a contract other tools and CI jobs read."""
 
 from __future__ import annotations
 
 import json
 
+from ..escape import escape_json
 from .model import Model
 
 
 def render(model: Model) -> str:
-    return json.dumps(model, indent=2, ensure_ascii=False) + "\n"
+    # Suppressed findings leave the JSON report; summary.suppressed counts them. C1 controls
+    # and line separators as \u escapes: the same values, safe to cat.
+    doc = {k: v for k, v in model.items() if k != "suppressed_findings"}
+    return escape_json(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"

@@ -23,6 +23,15 @@ CHECKS: dict[str, str] = {
     "head-get-mismatch": "a HEAD and a successful GET on the same URL",
     "inconsistent-status": "one kind of operation (DELETE, create, update, validation error) on two or more "
     "endpoints of a host",
+    "put-created-without-201": "a GET or HEAD answered 404/410 (or a DELETE answered 200/204) on one URL, then a "
+    "successful PUT on it",
+    "conditional-request-ignored": "a GET answered 200 with an ETag, then a GET on the same URL with If-None-Match",
+    "not-modified-drops-validator": "a GET answered 200 with an ETag or Last-Modified, then a 304 on the same URL",
+    "not-modified-with-content-length": "a GET answered 200, then a 304 with Content-Length on the same URL",
+    "allow-lists-failing-method": "an Allow header on an endpoint, then a 405 there",
+    "cors-contradicts-traffic": "a CORS preflight (OPTIONS with Access-Control-Request-Method) answered 2xx, and a "
+    "method other than GET, HEAD or POST succeeding on the same endpoint",
+    "inconsistent-error-format": "error responses with a body on a host that answers mostly JSON or XML",
 }
 
 
@@ -52,3 +61,18 @@ class Hit:
 
 def is_success(status: int) -> bool:
     return 200 <= status <= 299
+
+
+def answered_at(obs: Observation) -> float | None:
+    response = obs.view.response
+    return response.timestamp_end or response.timestamp_start
+
+
+def sent_after(obs: Observation, earlier: Seen, earlier_answered_at: float | None) -> bool:
+    """Whether this request was sent after ``earlier`` was answered. A request sent
+    before, or while, the earlier one was in flight (browsers fetch in parallel) may
+    rightly have seen the old state, even if it was answered later."""
+    if obs.seen[0] != earlier[0] or obs.seen[1] < earlier[1]:
+        return False
+    started = obs.view.request.timestamp_start
+    return not (started and earlier_answered_at and started < earlier_answered_at)

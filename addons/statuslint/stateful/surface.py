@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from ..endpoints import EndpointTable, endpoint_name, split_endpoint
 from ..findings import Seen
 from ..lru import LRU
+from ..urls import state_path
 from . import Hit, Observation, is_success
 
 NOT_IMPLEMENTED = "not-implemented-but-implemented"
@@ -27,6 +28,9 @@ _REPORTED_PER_HOST = 32
 _PENDING_PER_METHOD = 8
 # Methods a framework or CORS middleware answers for every path, whatever Allow says.
 _ANSWERED_BY_MIDDLEWARE = frozenset({"OPTIONS", "CONNECT", "TRACE"})
+# Methods that succeed only where nothing exists yet (RFC 4918 §9.3.1: MKCOL on an existing
+# resource is 405): once one has created the resource, Allow rightly leaves it out.
+_CREATION_ONLY = frozenset({"MKCOL", "MKCALENDAR", "MKWORKSPACE", "MKACTIVITY", "MKREDIRECTREF"})
 
 
 def _path_of(seen: Seen) -> str:
@@ -47,7 +51,9 @@ class _HostMethods:
         self.succeeded: dict[str, Seen] = {}  # method -> its first 2xx on this host
         # method -> 501s not yet contradicted: (seen, path, endpoint)
         self.pending: dict[str, list[tuple[Seen, str, str]]] = {}
-        self.reported: set[str] = set()  # endpoints already reported
+        # Endpoints already reported, oldest first (a dict: a set's order depends on the
+        # hash seed, and which one is forgotten decides what is reported again).
+        self.reported: dict[str, None] = {}
 
 
 class MethodSupport:
@@ -87,8 +93,8 @@ class MethodSupport:
         if endpoint in host.reported:
             return []
         if len(host.reported) >= _REPORTED_PER_HOST:
-            host.reported.pop()  # bounded: at worst an endpoint is reported twice
-        host.reported.add(endpoint)
+            del host.reported[next(iter(host.reported))]  # bounded: at worst an endpoint is reported twice
+        host.reported[endpoint] = None
         method = seen[2]
         message = (
             f"{method} answered 501 Not Implemented, but {_where(other)}: 501 means no resource of the "
@@ -98,11 +104,14 @@ class MethodSupport:
 
 
 class _EndpointMethods:
-    __slots__ = ("allow", "reported", "succeeded")
+    __slots__ = ("allow", "allow_url", "reported", "succeeded")
 
     def __init__(self) -> None:
         self.succeeded: dict[str, Seen] = {}
         self.allow: tuple[frozenset[str], str, Seen, str, str] | None = None  # methods, header, seen, path, endpoint
+        # The URL (state_path) of the latest Allow, while nothing deleted it since: a creating
+        # method is only held against an Allow given at that URL before the creation.
+        self.allow_url: str | None = None
         self.reported: set[str] = set()
 
 
@@ -124,6 +133,10 @@ class AllowedMethods:
         key = (view.authority, obs.template)
         st = self.endpoints.get(key)
         succeeded_now = is_success(view.status) and method not in _ANSWERED_BY_MIDDLEWARE
+        if method in _CREATION_ONLY and succeeded_now:
+            return self._created(obs, st)
+        if method == "DELETE" and st is not None and st.allow_url == state_path(view.path) and is_success(view.status):
+            st.allow_url = None  # what Allow said there was said of a resource now gone
         if succeeded_now:
             st = st or self.endpoints.setdefault(key, _EndpointMethods)
             if method not in st.succeeded and len(st.succeeded) < _METHOD_LIMIT:
@@ -133,6 +146,7 @@ class AllowedMethods:
             st = st or self.endpoints.setdefault(key, _EndpointMethods)
             allowed = frozenset(t.strip().upper() for t in header.split(",") if t.strip())
             st.allow = (allowed, header, obs.seen, view.path, obs.endpoint)
+            st.allow_url = state_path(view.path)
             if not st.succeeded:
                 return []
             self.evaluated[ALLOW_CONTRADICTS] += 1
@@ -142,15 +156,26 @@ class AllowedMethods:
             return self._contradictions(st, [method])
         return []
 
+    def _created(self, obs: Observation, st: _EndpointMethods | None) -> list[Hit]:
+        """A creating method succeeded: the resource did not exist a moment ago. Only an
+        Allow given at this very URL before (while nothing was there) is contradicted; any
+        Allow given or to come where the resource exists rightly omits the method."""
+        if st is None or st.allow is None or st.allow_url != state_path(obs.view.path):
+            return []
+        if obs.seen[1] < st.allow[2][1]:
+            return []
+        self.evaluated[ALLOW_CONTRADICTS] += 1
+        return self._contradictions(st, [obs.view.method], {obs.view.method: obs.seen})
+
     @staticmethod
-    def _contradictions(st: _EndpointMethods, methods: list[str]) -> list[Hit]:
+    def _contradictions(st: _EndpointMethods, methods: list[str], also: dict[str, Seen] | None = None) -> list[Hit]:
         assert st.allow is not None
         allowed, header, seen, path, endpoint = st.allow
         missing = [m for m in methods if not _allows(allowed, m) and m not in st.reported]
         if not missing:
             return []
         st.reported.update(missing)
-        evidence = tuple(st.succeeded[m] for m in missing)
+        evidence = tuple((also or {}).get(m) or st.succeeded[m] for m in missing)
         shown = "; ".join(_where(e) for e in evidence)
         message = (
             f"Allow: {header or '(empty)'} omits {', '.join(missing)}, which succeeded on this endpoint "

@@ -1,0 +1,206 @@
+"""An audit's state, detached from its ``Auditor``: exported by one audit, merged into
+another.
+
+pytest-xdist workers each audit their share of a test session and the controller merges
+them into one report; a recording split into shards works the same way. Merging is an
+operation on the state, never on finished reports: counts and coverage add up, endpoint
+tables merge (API-level findings such as ``inconsistent-status`` are then computed on the
+merged traffic), findings and inputs are appended, and what the cross-flow checks remember
+is united, so traffic audited after a merge still meets it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .endpoints import EndpointStats
+from .findings import Finding
+from .stateful.surface import _METHOD_LIMIT, _PENDING_PER_METHOD, _REPORTED_PER_HOST
+
+if TYPE_CHECKING:
+    from .auditor import Auditor, InputInfo
+
+# The auditor's counters, by attribute name.
+COUNTERS = (
+    "counts",
+    "by_rule",
+    "by_severity",
+    "by_severity_certain",
+    "out_of_scope",
+    "evaluated",
+    "undecidable",
+    "check_evaluated",
+)
+
+
+@dataclass
+class AuditState:
+    counters: dict[str, Counter[str]]
+    endpoints: list[tuple[str, EndpointStats]]
+    evicted: EndpointStats
+    evicted_endpoints: int
+    literal_values: dict[tuple[str, str], set[str]]
+    collapsed: list[tuple[str, str]]
+    findings: list[Finding]
+    findings_omitted: Counter[str]  # by severity label
+    inputs: list[InputInfo]
+    # Noise control: what suppressions and the baseline held back.
+    suppressed: Counter[int] = field(default_factory=Counter)
+    suppressed_findings: list[tuple[Finding, int]] = field(default_factory=list)
+    known: int = 0
+    seen_known: set[tuple[str, str, str, str]] = field(default_factory=set)
+    keys: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    exchanges_omitted: int = 0
+    # The trackers of the later cross-flow checks, by name: (key, state) pairs.
+    trackers: dict[str, list[tuple[Any, Any]]] = field(default_factory=dict)
+    error_formats: list[tuple[Any, Any]] = field(default_factory=list)
+    urls: list[tuple[Any, Any]] = field(default_factory=list)
+    urls_forgotten: int = 0
+    hosts: list[tuple[Any, Any]] = field(default_factory=list)
+    allowed: list[tuple[Any, Any]] = field(default_factory=list)
+    failed_rules: dict[str, str] = field(default_factory=dict)
+    failed_checks: dict[str, str] = field(default_factory=dict)
+
+
+def export(auditor: Auditor) -> AuditState:
+    values, collapsed = auditor.templater.learned()
+    state = AuditState(
+        counters={name: getattr(auditor, name) for name in COUNTERS},
+        endpoints=list(auditor.endpoints.items()),
+        evicted=auditor.endpoints.evicted,
+        evicted_endpoints=auditor.endpoints.evicted_endpoints,
+        literal_values=values,
+        collapsed=collapsed,
+        findings=list(auditor.findings),
+        findings_omitted=Counter(auditor.kept.omitted),
+        inputs=list(auditor.inputs),
+        suppressed=Counter(auditor.gate.suppressed),
+        suppressed_findings=list(auditor.suppressed_findings),
+        known=auditor.gate.known,
+        seen_known=set(auditor.gate.seen_known),
+        keys=Counter(auditor.gate.keys),
+        exchanges_omitted=auditor.exchanges_omitted,
+        trackers=_tracker_items(auditor),
+        error_formats=auditor.error_formats.hosts.items(),
+        urls=auditor.lifecycle.urls.items(),
+        urls_forgotten=auditor.lifecycle.urls.evicted,
+        hosts=auditor.method_support.hosts.items(),
+        allowed=auditor.allowed_methods.endpoints.items(),
+        failed_rules=dict(auditor.engine.failed_rules),
+        failed_checks=dict(auditor.failed_checks),
+    )
+    # Detached: the exporting audit may go on, and the merged one must not share its state.
+    return copy.deepcopy(state)
+
+
+# Cross-flow trackers whose state is one LRU of independent entries: (attribute, LRU attribute).
+_TRACKERS = (
+    ("put_creation", "urls"),
+    ("validators", "urls"),
+    ("allow_lists_failing", "endpoints"),
+    ("cors_methods", "endpoints"),
+)
+
+
+def _tracker_items(auditor: Auditor) -> dict[str, list[tuple[Any, Any]]]:
+    return {name: getattr(getattr(auditor, name), lru).items() for name, lru in _TRACKERS}
+
+
+def merge_into(auditor: Auditor, state: AuditState) -> None:
+    for name in COUNTERS:
+        getattr(auditor, name).update(state.counters.get(name, Counter()))
+    # Parameters learned from either side's traffic apply to both sides' endpoints.
+    auditor.templater.merge_learned(state.literal_values, state.collapsed)
+    auditor.endpoints.merge(state.endpoints, state.evicted, state.evicted_endpoints)
+
+    # The cap keeps the most severe of both sides, as one audit of both would have.
+    for finding in state.findings:
+        auditor.kept.add(finding)
+    auditor.kept.omitted.update(state.findings_omitted)
+    # Both sides ran the same policy: suppression indices mean the same entries.
+    gate = auditor.gate
+    gate.suppressed.update(state.suppressed)
+    limit = auditor.limits.max_findings
+    room = max(0, limit - len(auditor.suppressed_findings)) if limit else len(state.suppressed_findings)
+    auditor.suppressed_findings.extend(state.suppressed_findings[:room])
+    gate.known += state.known
+    gate.seen_known |= state.seen_known
+    gate.keys.update(state.keys)
+    auditor.exchanges_omitted += state.exchanges_omitted
+    for info in state.inputs:
+        mine = auditor.input(info.source)
+        mine.flows += info.flows
+        mine.error = mine.error or info.error
+
+    _merge_cross_flow(auditor, state)
+    for name, error in state.failed_rules.items():
+        auditor.engine.failed_rules.setdefault(name, error)
+    for name, error in state.failed_checks.items():
+        auditor.failed_checks.setdefault(name, error)
+
+
+def _merge_cross_flow(auditor: Auditor, state: AuditState) -> None:
+    # URL lifecycles are per input (source): the two sides' keys do not meet.
+    urls = auditor.lifecycle.urls
+    for key, st in state.urls:
+        if urls.get(key) is None:
+            urls.setdefault(key, lambda st=st: st)
+    urls.evicted += state.urls_forgotten
+
+    hosts = auditor.method_support.hosts
+    for key, theirs in state.hosts:
+        mine = hosts.get(key)
+        if mine is None:
+            hosts.setdefault(key, lambda theirs=theirs: theirs)
+            continue
+        for method, seen in theirs.succeeded.items():
+            if method not in mine.succeeded and len(mine.succeeded) < _METHOD_LIMIT:
+                mine.succeeded[method] = seen
+        for method, waiting in theirs.pending.items():
+            if method in mine.succeeded:
+                continue  # contradicted already: reported on the side that saw both
+            queue = mine.pending.setdefault(method, [])
+            queue.extend(waiting[: max(0, _PENDING_PER_METHOD - len(queue))])
+        for endpoint in theirs.reported:
+            if endpoint not in mine.reported:
+                if len(mine.reported) >= _REPORTED_PER_HOST:
+                    del mine.reported[next(iter(mine.reported))]
+                mine.reported[endpoint] = None
+
+    # Entries the other side has and this one lacks are taken over; where both have one,
+    # this side's stands (what each side decided it reported itself).
+    for name, lru in _TRACKERS:
+        mine_lru = getattr(getattr(auditor, name), lru)
+        for key, theirs in state.trackers.get(name, ()):
+            if mine_lru.get(key) is None:
+                mine_lru.setdefault(key, lambda theirs=theirs: theirs)
+
+    # Error formats are API-level: their counts add up, as in one audit of all traffic.
+    formats = auditor.error_formats.hosts
+    for key, theirs in state.error_formats:
+        mine = formats.get(key)
+        if mine is None:
+            formats.setdefault(key, lambda theirs=theirs: theirs)
+            continue
+        for kind in ("errors", "successes"):
+            groups = getattr(mine, kind)
+            for family, group in getattr(theirs, kind).items():
+                if family not in groups:
+                    groups[family] = group
+                else:
+                    groups[family].merge(group)
+
+    endpoints = auditor.allowed_methods.endpoints
+    for key, theirs in state.allowed:
+        mine = endpoints.get(key)
+        if mine is None:
+            endpoints.setdefault(key, lambda theirs=theirs: theirs)
+            continue
+        for method, seen in theirs.succeeded.items():
+            if method not in mine.succeeded and len(mine.succeeded) < _METHOD_LIMIT:
+                mine.succeeded[method] = seen
+        mine.allow = mine.allow or theirs.allow
+        mine.reported |= theirs.reported

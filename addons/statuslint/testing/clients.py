@@ -1,0 +1,358 @@
+"""Where each client library's exchanges are caught, and how they become flows.
+
+None of these libraries has a process-wide hook, so each is hooked at the one public
+method every exchange passes through, at the level where the client hands its response
+back (after redirects, with ``history``):
+
+- requests: ``Session.send``, where a session dispatches its response hooks; every
+  Session (also one made before the plugin started, or against a live server) goes through it.
+- httpx: ``Client.send`` / ``AsyncClient.send``, whatever the transport: the network, the
+  ASGI/WSGI transports, and Starlette's and FastAPI's ``TestClient`` (an ``httpx.Client``).
+- Django: ``django.test.Client.request`` (and ``AsyncClient.request``): one call per hop,
+  also for DRF's ``APIClient``, which subclasses it.
+- Werkzeug: ``werkzeug.test.Client.open``, also for Flask's ``FlaskClient``.
+
+The methods are replaced only while the plugin is on, and put back at the end of the session
+(``Patches.undo``). A hook never breaks a test: what goes wrong while building a flow is
+counted and shown in the summary, and the test gets its response untouched.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import importlib.util
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from mitmproxy import http
+
+from .exchanges import http_version, make_flow
+
+logger = logging.getLogger(__name__)
+
+Record = Callable[[Callable[[], list[http.HTTPFlow]]], None]
+
+# Inside a client call already (redirects re-enter open/send): only the outermost call
+# records, once, the whole chain it returns. A context variable, so threads and asyncio
+# tasks each have their own.
+_INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("statuslint_inside", default=False)
+
+
+class Patches:
+    """Methods replaced on classes, and how to put them back."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[type, str, Any]] = []
+        self.hooked: list[str] = []
+
+    def replace(self, owner: type, name: str, make: Callable[[Any], Any]) -> None:
+        original = owner.__dict__[name]
+        setattr(owner, name, functools.wraps(original)(make(original)))
+        self._undo.append((owner, name, original))
+
+    def undo(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+        self._undo.clear()
+        self.hooked.clear()
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def install(patches: Patches, record: Record) -> None:
+    """Hook every client library that is installed."""
+    for name, hook in (
+        ("requests", _hook_requests),
+        ("httpx", _hook_httpx),
+        ("django", _hook_django),
+        ("werkzeug", _hook_werkzeug),
+    ):
+        if not _installed(name):
+            continue
+        try:
+            hook(patches, record)
+        except Exception as e:  # an unknown version: say so, audit the others
+            logger.warning("statuslint: cannot hook %s: %s", name, e)
+            continue
+        patches.hooked.append(name)
+
+
+def _chain(started: float, answered: float, n: int) -> Iterator[tuple[float, float]]:
+    """Times for the n hops of one redirect chain: one after another, each sent after the
+    previous one was answered, as it was."""
+    step = (answered - started) / max(n, 1)
+    for i in range(n):
+        yield started + i * step, started + (i + 0.5) * step
+
+
+def _outermost(call: Callable[[], Any]) -> tuple[bool, Any]:
+    if _INSIDE.get():
+        return False, call()
+    token = _INSIDE.set(True)
+    try:
+        return True, call()
+    finally:
+        _INSIDE.reset(token)
+
+
+# requests ------------------------------------------------------------------------------
+
+
+def _hook_requests(patches: Patches, record: Record) -> None:
+    import requests
+
+    def make(original):  # type: ignore[no-untyped-def]
+        def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.time()
+            outer, response = _outermost(lambda: original(self, request, **kwargs))
+            if outer:
+                answered = time.time()
+                record(lambda: _requests_flows(response, bool(kwargs.get("stream")), started, answered))
+            return response
+
+        return send
+
+    patches.replace(requests.Session, "send", make)
+
+
+def _requests_flows(response: Any, stream: bool, started: float, answered: float) -> list[http.HTTPFlow]:
+    hops = [*response.history, response]
+    flows = []
+    for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True):
+        request = hop.request
+        body = request.body
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif body is not None and not isinstance(body, bytes):
+            body = None  # a file or generator, streamed
+        raw = getattr(hop, "raw", None)
+        raw_headers = getattr(raw, "headers", None)
+        # urllib3 keeps repeated headers apart (Set-Cookie); requests' dict joins them.
+        header_items = list(raw_headers.items()) if hasattr(raw_headers, "getlist") else list(hop.headers.items())
+        flows.append(
+            make_flow(
+                method=request.method or "GET",
+                url=request.url,
+                request_headers=request.headers.items(),
+                request_body=body if body is not None else (b"" if request.body is None else None),
+                status=hop.status_code,
+                reason=hop.reason or "",
+                response_headers=header_items,
+                response_body=None if (stream and hop is response) else hop.content,
+                body_decoded=True,
+                started=t0,
+                answered=t1,
+                version=http_version(getattr(raw, "version", None)),
+            )
+        )
+    return flows
+
+
+# httpx ---------------------------------------------------------------------------------
+
+
+def _hook_httpx(patches: Patches, record: Record) -> None:
+    import httpx
+
+    def make_sync(original):  # type: ignore[no-untyped-def]
+        def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.time()
+            response = original(self, request, *args, **kwargs)
+            answered = time.time()
+            record(lambda: _httpx_flows(httpx, response, started, answered))
+            return response
+
+        return send
+
+    def make_async(original):  # type: ignore[no-untyped-def]
+        async def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.time()
+            response = await original(self, request, *args, **kwargs)
+            answered = time.time()
+            record(lambda: _httpx_flows(httpx, response, started, answered))
+            return response
+
+        return send
+
+    patches.replace(httpx.Client, "send", make_sync)
+    patches.replace(httpx.AsyncClient, "send", make_async)
+
+
+def _httpx_flows(httpx: Any, response: Any, started: float, answered: float) -> list[http.HTTPFlow]:
+    hops = [*response.history, response]
+    flows = []
+    for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True):
+        request = hop.request
+        try:
+            request_body: bytes | None = request.content
+        except httpx.RequestNotRead:
+            request_body = None
+        try:
+            body: bytes | None = hop.content
+        except httpx.ResponseNotRead:
+            body = None  # client.stream(...): status and headers only
+        flows.append(
+            make_flow(
+                method=request.method,
+                url=str(request.url),
+                request_headers=request.headers.raw,
+                request_body=request_body,
+                status=hop.status_code,
+                reason=hop.reason_phrase,
+                response_headers=hop.headers.raw,
+                response_body=body,
+                body_decoded=True,
+                started=t0,
+                answered=t1,
+                version=http_version(hop.http_version),
+            )
+        )
+    return flows
+
+
+# Django --------------------------------------------------------------------------------
+
+
+def _hook_django(patches: Patches, record: Record) -> None:
+    from django.test import client
+
+    def make_sync(original):  # type: ignore[no-untyped-def]
+        def request(self, **environ):  # type: ignore[no-untyped-def]
+            payload = environ.get("wsgi.input")
+            started = time.time()
+            response = original(self, **environ)
+            answered = time.time()
+            record(lambda: [_django_flow(response, payload, started, answered)])
+            return response
+
+        return request
+
+    def make_async(original):  # type: ignore[no-untyped-def]
+        async def request(self, **scope):  # type: ignore[no-untyped-def]
+            started = time.time()
+            response = await original(self, **scope)
+            answered = time.time()
+            record(lambda: [_django_flow(response, None, started, answered)])
+            return response
+
+        return request
+
+    patches.replace(client.Client, "request", make_sync)
+    patches.replace(client.AsyncClient, "request", make_async)
+
+
+def _django_request_body(request: Any, payload: Any) -> bytes | None:
+    # The view may have read the body as a stream (DRF's parsers do), after which Django
+    # refuses ``request.body``: the test client's payload still holds the bytes sent.
+    content = getattr(payload, "_FakePayload__content", None)
+    if content is not None and hasattr(content, "getvalue"):
+        return content.getvalue()
+    try:
+        return request.body
+    except Exception:
+        return None
+
+
+def _django_flow(response: Any, payload: Any, started: float, answered: float) -> http.HTTPFlow:
+    # The sync client's response carries the WSGIRequest, the async one's the ASGIRequest.
+    request = getattr(response, "wsgi_request", None) or response.asgi_request
+    meta = request.META
+    host = meta.get("HTTP_HOST") or f"{meta.get('SERVER_NAME', 'testserver')}:{meta.get('SERVER_PORT', '80')}"
+    scheme = "https" if request.is_secure() else "http"
+    request_headers: list[tuple[str, str]] = []
+    for key, value in meta.items():
+        if key.startswith("HTTP_"):
+            request_headers.append((key[5:].replace("_", "-").title(), str(value)))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            request_headers.append((key.replace("_", "-").title(), str(value)))
+    response_headers = list(response.items())
+    response_headers += [("Set-Cookie", morsel.OutputString()) for morsel in response.cookies.values()]
+    return make_flow(
+        method=request.method,
+        url=f"{scheme}://{host}{request.get_full_path()}",
+        request_headers=request_headers,
+        request_body=_django_request_body(request, payload),
+        status=response.status_code,
+        reason=response.reason_phrase,
+        response_headers=response_headers,
+        # A streaming response is left for the test to read: status and headers only.
+        response_body=None if response.streaming else response.content,
+        body_decoded=False,
+        started=started,
+        answered=answered,
+    )
+
+
+# Werkzeug (Flask) ----------------------------------------------------------------------
+
+
+def _hook_werkzeug(patches: Patches, record: Record) -> None:
+    from werkzeug import test
+
+    def make(original):  # type: ignore[no-untyped-def]
+        def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.time()
+            outer, response = _outermost(lambda: original(self, *args, **kwargs))
+            if outer:
+                answered = time.time()
+                record(lambda: _werkzeug_flows(response, started, answered))
+            return response
+
+        return open
+
+    patches.replace(test.Client, "open", make)
+
+
+def _werkzeug_flows(response: Any, started: float, answered: float) -> list[http.HTTPFlow]:
+    hops = [*getattr(response, "history", ()), response]
+    flows = []
+    for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True):
+        request = hop.request
+        request_body = _werkzeug_request_body(request)
+        reason = hop.status.split(" ", 1)[1] if " " in hop.status else ""
+        flows.append(
+            make_flow(
+                method=request.method,
+                url=request.url,
+                request_headers=request.headers.items(),
+                request_body=request_body,
+                status=hop.status_code,
+                reason=reason,
+                response_headers=hop.headers.items(),
+                response_body=hop.get_data() if _werkzeug_body_known(hop, request.method) else None,
+                body_decoded=False,
+                started=t0,
+                answered=t1,
+            )
+        )
+    return flows
+
+
+def _werkzeug_body_known(response: Any, method: str) -> bool:
+    """Whether reading the body is safe. The test client hands back the app's iterator
+    unread; Werkzeug sets Content-Length on every buffered response, so one without it
+    (and with a body allowed) is a stream, maybe endless: it is left for the test to read."""
+    return (
+        response.is_sequence
+        or "content-length" in response.headers
+        or response.status_code in (204, 304)
+        or method == "HEAD"
+    )
+
+
+def _werkzeug_request_body(request: Any) -> bytes | None:
+    # The app read the input stream; the test client's BytesIO still holds it, unless the
+    # client closed it (the hops of a followed redirect, which send no body).
+    stream = request.environ.get("wsgi.input")
+    try:
+        return stream.getvalue() if hasattr(stream, "getvalue") else None
+    except ValueError:
+        return b"" if not request.content_length else None

@@ -1,0 +1,131 @@
+"""One audit per test session: the exchanges of every test, fed to one Auditor in the
+order they happen, each finding carrying the node id of the test that made the request."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mitmproxy import http
+
+from ..auditor import Auditor
+from ..auditstate import AuditState
+from ..findings import Finding
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningTest:
+    """The test running now, and what its marker says."""
+
+    nodeid: str
+    audit: bool = True
+    ignore: frozenset[str] = frozenset()
+    found: list[Finding] = field(default_factory=list)  # since the last report phase
+
+
+@dataclass
+class WorkerResult:
+    """What an xdist worker sends to the controller."""
+
+    state: AuditState
+    source: str
+    tests: list[str | None]
+    exchanges_skipped: int
+    capture_errors: dict[str, int]
+
+
+class AuditSession:
+    def __init__(self, auditor: Auditor, source: str) -> None:
+        self.auditor = auditor
+        self.source = source
+        self.current: RunningTest | None = None
+        self.outside: list[Finding] = []  # made outside any test (session fixtures' teardown)
+        self.exchanges_skipped = 0  # made by tests that opted out
+        self.capture_errors: dict[str, int] = {}
+        # source -> the test of each flow index (xdist: one source per worker)
+        self.tests: dict[str, list[str | None]] = {source: []}
+        self._lock = threading.Lock()  # live servers and async clients record from other threads
+
+    def record(self, build: Callable[[], list[http.HTTPFlow]]) -> None:
+        """Audit what a client hook caught. Never raises: a test gets its response whatever
+        happens here."""
+        ctx = self.current
+        if ctx is not None and not ctx.audit:
+            self.exchanges_skipped += 1
+            return
+        try:
+            flows = build()
+        except Exception as e:
+            key = f"{type(e).__name__}: {e}"
+            if key not in self.capture_errors:
+                logger.warning("statuslint: could not capture an exchange: %s", key)
+            self.capture_errors[key] = self.capture_errors.get(key, 0) + 1
+            return
+        with self._lock:
+            tests = self.tests[self.source]
+            info = self.auditor.input(self.source)
+            for f in flows:
+                found = self.auditor.feed(
+                    f,
+                    len(tests),
+                    self.source,
+                    test=ctx.nodeid if ctx else None,
+                    ignore=ctx.ignore if ctx else (),
+                )
+                tests.append(ctx.nodeid if ctx else None)
+                info.flows += 1
+                (ctx.found if ctx else self.outside).extend(found)
+
+    def start_test(self, ctx: RunningTest, reset: bool) -> None:
+        with self._lock:
+            if reset:
+                self.auditor.reset_cross_flow_state()
+            self.current = ctx
+
+    def end_test(self) -> None:
+        with self._lock:
+            self.current = None
+
+    def take_found(self) -> list[Finding]:
+        """The current test's findings since the last call."""
+        with self._lock:
+            ctx = self.current
+            if ctx is None:
+                return []
+            found, ctx.found = ctx.found, []
+            return found
+
+    # xdist -----------------------------------------------------------------------------
+
+    def worker_result(self) -> WorkerResult:
+        return WorkerResult(
+            self.auditor.export_state(),
+            self.source,
+            self.tests[self.source],
+            self.exchanges_skipped,
+            self.capture_errors,
+        )
+
+    def merge(self, result: WorkerResult) -> None:
+        with self._lock:
+            self.auditor.merge(result.state)
+            self.tests[result.source] = result.tests
+            self.exchanges_skipped += result.exchanges_skipped
+            for key, n in result.capture_errors.items():
+                self.capture_errors[key] = self.capture_errors.get(key, 0) + n
+
+    def tests_of(self, finding: Finding) -> list[str]:
+        """The tests behind a finding: its own, or those of its evidence (API-level)."""
+        if finding.test is not None:
+            return [finding.test]
+        out: list[str] = []
+        for ref in finding.evidence:
+            tests = self.tests.get(ref.source, [])
+            test = tests[ref.index] if 0 <= ref.index < len(tests) else None
+            if test is not None and test not in out:
+                out.append(test)
+        return out

@@ -1,0 +1,254 @@
+"""The per-finding exchange snapshot (bounded, redacted, taken only for flows with
+findings) and the redaction it relies on, including the policy's ``redact:`` lists."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from helpers import default_policy, http_flow
+from statuslint import auditor as auditor_module
+from statuslint import exchange
+from statuslint.auditor import Auditor, Limits
+from statuslint.policy import load_policy
+from statuslint.redact import RedactConfig, Redactor
+from statuslint.yamlsource import PolicyError
+
+# Redaction --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("Authorization", True),
+        ("Proxy-Authorization", True),
+        ("Cookie", True),
+        ("Set-Cookie", True),
+        ("X-Api-Key", True),
+        ("X-Auth-Token", True),
+        ("X-CSRF-Token", True),
+        ("X-Session-Id", True),
+        ("apiKey", True),
+        ("client_secret", True),
+        ("refreshToken", True),
+        ("new_password", True),
+        ("WWW-Authenticate", False),
+        ("Proxy-Authenticate", False),
+        ("Access-Control-Allow-Credentials", False),
+        ("author", False),
+        ("authorId", False),
+        ("keyboard", False),
+        ("Keep-Alive", False),
+        ("Content-Type", False),
+    ],
+)
+def test_secret_names(name: str, secret: bool) -> None:
+    r = Redactor()
+    assert r.header_is_secret(name) is secret
+    if not name.lower().startswith("access-control"):
+        assert r.field_is_secret(name) is secret or name.lower() in ("cookie", "set-cookie", "proxy-authorization")
+
+
+def test_header_values_keep_what_is_not_secret() -> None:
+    r = Redactor()
+    assert r.header("Authorization", "Bearer abc.def") == "Bearer [redacted]"
+    assert r.header("Authorization", "abcdef") == "[redacted]"
+    assert r.header("Cookie", "a=1; b=2") == "a=[redacted]; b=[redacted]"
+    assert r.header("Set-Cookie", "sid=x; Path=/; Secure") == "sid=[redacted]; Path=/; Secure"
+    assert r.header("X-Api-Key", "k") == "[redacted]"
+    assert r.header("Location", "/next?token=t&page=2") == "/next?token=REDACTED&page=2"
+    assert r.header("Link", "</p?access_token=t>; rel=next") == "</p?access_token=[redacted]>; rel=next"
+    assert r.header("WWW-Authenticate", 'Bearer realm="api"') == 'Bearer realm="api"'
+    assert r.header("Cache-Control", "max-age=60") == "max-age=60"
+
+
+def test_bodies_are_redacted_by_field_name() -> None:
+    r = Redactor(RedactConfig(json_fields=("pin*",)))
+    doc = {"user": {"password": "p", "author": "a", "tokens": [1]}, "items": [{"pinCode": 1, "id": 2}]}
+    assert r.json(doc) == {
+        "user": {"password": "[redacted]", "author": "a", "tokens": "[redacted]"},
+        "items": [{"pinCode": "[redacted]", "id": 2}],
+    }
+    assert r.form("user=a&password=p&x=1") == "user=a&password=[redacted]&x=1"
+    # JSON cut short, or inside other text: the pairs are still found.
+    assert r.text('{"access_token": "abc\\"d", "b": 1, "secret": "cut sho') == (
+        '{"access_token": "[redacted]", "b": 1, "secret": "[redacted]"'
+    )
+    assert r.text("see https://x.test/?api_key=zz&q=1") == "see https://x.test/?api_key=[redacted]&q=1"
+
+
+def test_policy_lists_extend_the_built_in_ones() -> None:
+    r = Redactor(RedactConfig(headers=("X-Tenant",), query=("tid",), json_fields=("ssn",)))
+    assert r.header("x-tenant", "t1") == "[redacted]"
+    assert r.url("https://a.test/x?tid=1&api_key=2&q=3") == "https://a.test/x?tid=REDACTED&api_key=REDACTED&q=3"
+    assert r.json({"SSN": "1", "name": "n"}) == {"SSN": "[redacted]", "name": "n"}
+    assert Redactor().url("https://a.test/x?tid=1") == "https://a.test/x?tid=1"
+
+
+def _policy(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def test_redact_key_in_a_policy_extends_its_parent(tmp_path: Path) -> None:
+    _policy(tmp_path, "extends: default\nredact:\n  headers: [X-One]\n  json_fields: [a]\n", "base.yaml")
+    child = _policy(tmp_path, "extends: base.yaml\nredact:\n  headers: [X-Two, X-One]\n  query: [q*]\n")
+    policy = load_policy(child)
+    assert policy.redact == RedactConfig(headers=("X-One", "X-Two"), query=("q*",), json_fields=("a",))
+    assert load_policy().redact == RedactConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "error"),
+    [
+        ("redact: [a]\n", 1, "'redact' takes a mapping of headers, query and/or json_fields"),
+        ("redact:\n  header: [a]\n", 2, "unknown key 'header' in redact (did you mean 'headers'?)"),
+        ("redact:\n  query: token\n", 2, "'redact.query' takes a list of names"),
+        (
+            "redact:\n  json_fields:\n    - ok\n    - 3\n",
+            4,
+            "'redact.json_fields' entries must be non-empty names, not 3",
+        ),
+        ("redact:\n  headers: ['']\n", 2, "entries must be non-empty names"),
+        ("redact:\n  headers: ['X Y']\n", 2, "a name has no spaces"),
+    ],
+)
+def test_redact_errors_name_file_and_line(tmp_path: Path, text: str, line: int, error: str) -> None:
+    path = _policy(tmp_path, "extends: default\n" + text)
+    with pytest.raises(PolicyError) as e:
+        load_policy(path)
+    assert str(e.value).startswith(f"{path}:{line + 1}: ")
+    assert error in str(e.value)
+
+
+# The snapshot --------------------------------------------------------------------------------
+
+
+def _findings(*flows, policy=None, limits=None):
+    a = Auditor(policy or default_policy(), limits)
+    out = []
+    for i, f in enumerate(flows):
+        out.extend(a.audit_response(f, i, "t"))
+    return a, out
+
+
+def test_exchange_is_captured_redacted_and_shared_by_the_flows_findings() -> None:
+    f = http_flow(
+        "GET",
+        "/v1/things?access_token=tok",
+        201,
+        req_headers={"Authorization": "Bearer tok", "Content-Type": "application/json"},
+        req_body=b'{"name": "n", "password": "pw"}',
+        resp_headers={"Content-Type": "application/json"},
+        body=b'{"id": 1, "secret": "s"}',
+    )
+    f.response.reason = "Created"
+    _, found = _findings(f)
+    assert len(found) >= 2  # safe-method-created, created-without-location
+    ex = found[0].exchange
+    assert ex is not None and all(x.exchange is ex for x in found)
+    assert ex["request"]["method"] == "GET"
+    assert ex["request"]["target"] == "/v1/things?access_token=REDACTED"
+    assert ex["request"]["http_version"] == "HTTP/1.1"
+    assert ["Authorization", "Bearer [redacted]"] in ex["request"]["headers"]
+    assert json.loads(ex["request"]["body"]["text"]) == {"name": "n", "password": "[redacted]"}
+    assert (ex["response"]["status"], ex["response"]["reason"]) == (201, "Created")
+    assert json.loads(ex["response"]["body"]["text"]) == {"id": 1, "secret": "[redacted]"}
+    assert found[0].to_json()["exchange"] == ex
+
+
+def test_exchange_is_bounded() -> None:
+    big = b"x" * 1_000_000
+    many = {f"X-H{i}": "v" * 5000 for i in range(200)}
+    f = http_flow(status=500, resp_headers={"Content-Type": "text/plain", **many}, body=big)
+    (finding, *_) = _findings(f)[1]
+    body = finding.exchange["response"]["body"]
+    assert body["size"] == 1_000_000 and body["truncated"] is True
+    assert len(body["text"]) == exchange.RESPONSE_BODY_LIMIT
+    headers = finding.exchange["response"]["headers"]
+    assert headers[-1] == ["…", f"{201 - (len(headers) - 1)} more headers not kept"]
+    assert max(len(v) for _, v in headers) <= exchange.HEADER_VALUE_LIMIT
+    kept = sum(len(n) + len(v) for n, v in headers[:-1])
+    assert exchange.HEADER_BYTES_LIMIT <= kept <= exchange.HEADER_BYTES_LIMIT + exchange.HEADER_VALUE_LIMIT + 128
+    # Many short headers: at most HEADER_LIMIT of them.
+    short = http_flow(status=500, resp_headers={f"X-S{i}": "v" for i in range(100)})
+    headers = _findings(short)[1][0].exchange["response"]["headers"]
+    assert len(headers) == exchange.HEADER_LIMIT + 1
+    assert headers[-1] == ["…", f"{100 - exchange.HEADER_LIMIT} more headers not kept"]
+    assert len(json.dumps(finding.exchange)) < 64 * 1024
+
+
+def test_binary_and_streamed_bodies_are_described_not_shown() -> None:
+    png = http_flow(status=500, resp_headers={"Content-Type": "image/png"}, body=b"\x89PNG\r\n\x1a\n" + bytes(5000))
+    body = _findings(png)[1][0].exchange["response"]["body"]
+    assert body == {"size": 5008, "text": None, "truncated": False, "note": "image/png body, 5,008 bytes (not shown)"}
+    streamed = http_flow(status=500)
+    streamed.response.raw_content = None
+    body = _findings(streamed)[1][0].exchange["response"]["body"]
+    assert body["size"] is None and body["text"] is None and "streamed" in body["note"]
+
+
+def test_clean_flows_never_pay_for_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(auditor_module, "capture", lambda *a: calls.append(a) or exchange.capture(*a))
+    _, found = _findings(*(http_flow(path=f"/v1/things/{i}") for i in range(20)))
+    assert found == [] and calls == []
+    _findings(http_flow(status=500))
+    assert len(calls) == 1
+
+
+def test_no_snapshot_once_the_findings_list_is_full() -> None:
+    a, found = _findings(http_flow(status=500), http_flow(status=500), limits=Limits(max_findings=1))
+    assert found[0].exchange is not None
+    assert found[-1].exchange is None and a.summary()["limits"]["findings_omitted"] >= 1
+
+
+def test_a_finding_about_an_earlier_flow_has_no_snapshot() -> None:
+    # head-get-mismatch: a HEAD that failed is reported once the GET on its URL works;
+    # the HEAD has gone by, and the GET's exchange is not the HEAD's.
+    head = http_flow("HEAD", "/v1/things/7", 404, body=b"")
+    get = http_flow("GET", "/v1/things/7", 200)
+    _, found = _findings(head, get)
+    (mismatch,) = [x for x in found if x.rule == "head-get-mismatch"]
+    assert mismatch.flow is not None and mismatch.flow.index == 0
+    assert mismatch.exchange is None
+
+
+def test_exchanges_stop_at_the_budget_and_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However large the traffic, the exchanges an audit holds stay under a fixed budget;
+    the findings beyond it are kept without one, and the summary says how many."""
+    monkeypatch.setattr(exchange, "BUDGET", 20_000)
+    huge = {f"X-H{i}": "v" * 5000 for i in range(200)}
+    flows = [
+        http_flow(status=500, resp_headers={"Content-Type": "text/plain", **huge}, body=b"x" * 10**5) for _ in range(10)
+    ]
+    a, found = _findings(*flows)
+    kept = [x.exchange for x in found if x.exchange]
+    # The first exchange is whole; each one is at most ~8 KB of headers per message plus the bodies.
+    assert 1 <= len(kept) < len(found)
+    assert all(exchange.size(x) <= 3 * (exchange.HEADER_BYTES_LIMIT + exchange.HEADER_VALUE_LIMIT) + 8192 for x in kept)
+    assert a.exchange_chars < 20_000 + max(exchange.size(x) for x in kept)
+    assert a.summary()["limits"]["exchanges_omitted"] == len(found) - len(kept)
+
+
+def test_evidence_headers_follow_the_policys_redact_lists(tmp_path: Path) -> None:
+    """The headers a rule looked at (Finding.headers) are masked like the exchange."""
+    policy = _policy(
+        tmp_path,
+        """
+        extends: default
+        redact: {headers: ["X-Internal-*"]}
+        rules:
+          - id: no-internal-headers
+            severity: info
+            summary: internal headers leak out
+            require: {response_header: {X-Internal-Trace: absent, Set-Cookie: absent}}
+        """,
+    )
+    f = http_flow(resp_headers={"Content-Type": "application/json", "X-Internal-Trace": "t-1", "Set-Cookie": "sid=s"})
+    (finding,) = [x for x in _findings(f, policy=load_policy(policy))[1] if x.rule == "no-internal-headers"]
+    assert finding.headers == {"response": {"x-internal-trace": "[redacted]", "set-cookie": "sid=[redacted]"}}
