@@ -33,7 +33,7 @@ def test_fail_on_thresholds(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", DEMO_FLOWS, "-q", "--fail-on", "none"]) == 0
     assert main(["audit", DEMO_FLOWS, "-q", "--fail-on", "info"]) == 1
     assert main(["audit", DEMO_FLOWS, "-q", "--fail-on", "loud"]) == 2
-    assert "--fail-on: unknown severity 'loud'" in capsys.readouterr().err
+    assert "--fail-on: unknown value 'loud' (expected one of: error, warning, info, none)" in capsys.readouterr().err
 
 
 def test_recordings_break_most_of_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:

@@ -245,7 +245,7 @@ def test_a_bad_report_path_or_severity_is_a_usage_error(pytester: pytest.Pyteste
     result.stderr.fnmatch_lines(["*statuslint: --statuslint-report: cannot tell the report format of 'out.xyz'*"])
     result = _run(pytester, "--statuslint", "--statuslint-fail-on=fatal")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*statuslint: --statuslint-fail-on: unknown severity 'fatal'*"])
+    result.stderr.fnmatch_lines(["*statuslint: --statuslint-fail-on: unknown value 'fatal' (expected *, none)*"])
 
 
 # In process: the hooks are put back ---------------------------------------------------

@@ -11,10 +11,12 @@ import asyncio
 import atexit
 import contextlib
 import difflib
+import ipaddress
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +26,7 @@ from typing import IO, Any
 import mitmproxy.types
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
 from mitmproxy.addonmanager import Loader
+from mitmproxy.proxy import mode_specs
 from rich.text import Text
 
 from . import logfilter, reports
@@ -34,6 +37,7 @@ from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_bas
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
 from .redact import redact_url
+from .stopping import GracefulStop
 from .terminal import console_for, print_summary, summary_text
 from .urls import printable
 from .yamlsource import PolicyError
@@ -92,6 +96,7 @@ class StatusLint:
         self.forced_loopback = False
         self.limits = Limits()
         self.summary_signal = False
+        self.stop = GracefulStop()
         # Other addons (statuslint replay) add to the report as it is built.
         self.report_hooks: list[Callable[[dict[str, Any]], None]] = []
         self.baseline: Baseline | None = None
@@ -166,6 +171,10 @@ class StatusLint:
         self.auditor = Auditor(load_policy())
 
     def configure(self, updated: set[str]) -> None:
+        if not self.running_:
+            # Before anything listens, where mitmproxy already knows them (scripts).
+            for message in self._unknown_options():
+                raise self._refuse(message)
         if updated & LIMIT_OPTIONS.keys():
             values = {}
             for option, field in LIMIT_OPTIONS.items():
@@ -174,8 +183,7 @@ class StatusLint:
                         option, getattr(ctx.options, option), allow_zero=field == "max_findings"
                     )
                 except ValueError as e:
-                    self._fail_startup()
-                    raise exceptions.OptionsError(str(e)) from None
+                    raise self._refuse(str(e)) from None
             self.limits = Limits(**values)
             if self.auditor is not None:
                 self.auditor.set_limits(self.limits)
@@ -184,8 +192,7 @@ class StatusLint:
             try:
                 self.baseline = Baseline.load(path) if path else None
             except BaselineError as e:
-                self._fail_startup()
-                raise exceptions.OptionsError(f"statuslint_baseline: {e}") from None
+                raise self._refuse(f"statuslint_baseline: {e}") from None
             if self.auditor is not None:
                 self.auditor.gate.baseline = self.baseline
         if "statuslint_write_baseline" in updated:
@@ -200,8 +207,7 @@ class StatusLint:
             try:
                 policy = load_policy(value or None)
             except PolicyError as e:
-                self._fail_startup()
-                raise exceptions.OptionsError(f"statuslint_policy: {e}") from None
+                raise self._refuse(f"statuslint_policy: {e}") from None
             try:
                 policy = select_rules(
                     policy,
@@ -210,12 +216,10 @@ class StatusLint:
                     option="statuslint_select",
                 )
             except ValueError as e:
-                self._fail_startup()
-                raise exceptions.OptionsError(str(e)) from None
+                raise self._refuse(str(e)) from None
             flag = ctx.options.statuslint_api_only.strip().lower()
             if flag not in ("", "true", "false"):
-                self._fail_startup()
-                raise exceptions.OptionsError(f"statuslint_api_only: expected true or false, not {flag!r}")
+                raise self._refuse(f"statuslint_api_only: expected true or false, not {flag!r}")
             if flag == "true":
                 policy = api_only(policy)
             self.policy_label = value or BUILTIN_NAME
@@ -228,26 +232,22 @@ class StatusLint:
         if "statuslint_fail_on_inconclusive" in updated:
             flag = ctx.options.statuslint_fail_on_inconclusive.strip().lower()
             if flag not in ("", "true", "false"):
-                self._fail_startup()
-                raise exceptions.OptionsError(f"statuslint_fail_on_inconclusive: expected true or false, not {flag!r}")
+                raise self._refuse(f"statuslint_fail_on_inconclusive: expected true or false, not {flag!r}")
             self.fail_on_inconclusive = flag == "true"
         if "statuslint_fail_on" in updated:
             try:
                 self.fail_on = parse_fail_on(ctx.options.statuslint_fail_on)
             except ValueError as e:
-                self._fail_startup()
-                raise exceptions.OptionsError(f"statuslint_fail_on: {e}") from None
+                raise self._refuse(f"statuslint_fail_on: {e}") from None
         if "statuslint_report" in updated:
             paths = [p.strip() for p in ctx.options.statuslint_report.split(",") if p.strip()]
             for i, path in enumerate(paths):
                 if path in paths[:i]:
-                    self._fail_startup()
-                    raise exceptions.OptionsError(f"statuslint_report: {path} is listed twice")
+                    raise self._refuse(f"statuslint_report: {path} is listed twice")
                 try:
                     reports.format_for_path(path)
                 except ValueError as e:
-                    self._fail_startup()
-                    raise exceptions.OptionsError(f"statuslint_report: {e}") from None
+                    raise self._refuse(f"statuslint_report: {e}") from None
                 self._check_writable_dir(path, "statuslint_report")
             self.report_paths = paths
         if "statuslint_log" in updated:
@@ -270,36 +270,47 @@ class StatusLint:
             try:
                 self.log_file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives until done
             except OSError as e:
-                self._fail_startup()
-                raise exceptions.OptionsError(f"statuslint_log: cannot open {path}: {e.strerror}") from None
+                raise self._refuse(f"statuslint_log: cannot open {path}: {e.strerror}") from None
 
-    def _fail_startup(self) -> None:
-        """A bad option at start-up exits 2 (mitmproxy itself would say 1); a bad change
-        to a running proxy is only refused."""
+    def _refuse(self, message: str) -> exceptions.OptionsError:
+        """A bad option. At start-up: one line and exit 2 at once, before anything listens
+        (left to mitmproxy, a script's bad option prints a traceback, the proxy starts
+        listening, then exits 1). A bad change to a running proxy is only refused."""
         if not self.running_:
             self.exit_code = 2
             self._register_exit()
+            if _in_mitmproxy_tool():
+                _exit_at_startup(message)
+        return exceptions.OptionsError(message)
 
     def _check_writable_dir(self, path: str, option: str) -> None:
         parent = Path(path).parent
         if not parent.is_dir():
-            self._fail_startup()
-            raise exceptions.OptionsError(f"{option}: directory {parent} does not exist")
+            raise self._refuse(f"{option}: directory {parent} does not exist")
 
     def running(self) -> None:
         self.running_ = True
         if self.forced_loopback:
             self._rebind_to_loopback()
+        self._warn_if_exposed()
         self._listen_for_summary_signal()
+        # mitmproxy's console asks before quitting on Ctrl-C: leave SIGINT to it.
+        self.stop.install(ctx.master.shutdown, sigint=not hasattr(ctx.master, "prompt_for_exit"))
+        for message in self._unknown_options():
+            logger.error(f"statuslint: {message}")
+            self.exit_code = 2
+            self._register_exit()
+            ctx.master.shutdown()
+
+    def _unknown_options(self) -> list[str]:
         # Misspelt --set names are deferred by mitmproxy and then silently ignored.
-        for name in list(ctx.options.deferred):
+        found = []
+        for name in list(getattr(ctx.options, "deferred", {})):
             close = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.75)
             if name.startswith("statuslint") or close:
                 hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(OPTIONS)})"
-                logger.error(f"statuslint: unknown option {name}{hint}")
-                self.exit_code = 2
-                self._register_exit()
-                ctx.master.shutdown()
+                found.append(f"unknown option {name}{hint}")
+        return found
 
     def _rebind_to_loopback(self) -> None:
         # mitmproxy 12 loads -s scripts after its servers are bound, so the listen_host
@@ -315,6 +326,17 @@ class StatusLint:
             )
             ctx.options.update(server=False)
             ctx.options.update(server=True)
+
+    def _warn_if_exposed(self) -> None:
+        if not ctx.options.server or getattr(ctx.options, "proxyauth", None):
+            return
+        exposed = exposed_listeners(list(ctx.options.mode), ctx.options.listen_host, ctx.options.listen_port)
+        if exposed:
+            logger.warning(
+                f"statuslint: the proxy listens on {', '.join(exposed)}: anyone who can reach this machine over the "
+                "network can use it. Listen on 127.0.0.1 (statuslint proxy --host, mitmdump --listen-host) or "
+                "require credentials with mitmproxy's proxyauth option (--set proxyauth=USER:PASS)"
+            )
 
     def _listen_for_summary_signal(self) -> None:
         # mitmdump has no command prompt: `kill -USR1 <pid>` asks it for the summary.
@@ -376,6 +398,8 @@ class StatusLint:
     # Flow events -------------------------------------------------------------------------
 
     def requestheaders(self, f: http.HTTPFlow) -> None:
+        if f.live and not self.stop.admit(f):
+            return
         self._arrive(f)
 
     def tcp_start(self, f: tcp.TCPFlow) -> None:
@@ -391,7 +415,12 @@ class StatusLint:
         if self.auditor:
             self.auditor.count_websocket_messages()
 
+    def error(self, f: http.HTTPFlow) -> None:
+        self.stop.finished(f)
+
     def response(self, f: http.HTTPFlow) -> None:
+        if f.live and not self.stop.deliver(f):
+            return
         if self.auditor is None or f.response is None:
             return
         if INDEX_KEY not in f.metadata:
@@ -453,6 +482,9 @@ class StatusLint:
     # End ---------------------------------------------------------------------------------
 
     def done(self) -> None:
+        self.stop.close()
+        if line := self.stop.report():
+            logger.info(line)
         if self.summary_signal:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR1)
@@ -474,16 +506,21 @@ class StatusLint:
                 self.exit_code = max(self.exit_code, 2)
         fails = self.auditor.fails(self.fail_on, self.fail_on_inconclusive)
         if self.print_summary:
-            console = console_for(sys.stdout)
-            full = next((path for path in written if reports.format_for_path(path) == "json"), None)
-            print_summary(self.auditor, console, full_report=full)
-            for path in written:
-                console.print(Text(f"{reports.format_for_path(path)} report written to {path}"))
-            if fails and self.fail_on is not None:
-                count = sum(
-                    n for sev, n in self.auditor.summary()["by_severity"].items() if Severity.parse(sev) >= self.fail_on
-                )
-                console.print(Text(f"exit 1: {count} findings at or above statuslint_fail_on {self.fail_on.label}"))
+            # After SIGHUP the terminal may be gone: the report is written, the exit
+            # status must still come.
+            with contextlib.suppress(OSError):
+                console = console_for(sys.stdout)
+                full = next((path for path in written if reports.format_for_path(path) == "json"), None)
+                print_summary(self.auditor, console, full_report=full)
+                for path in written:
+                    console.print(Text(f"{reports.format_for_path(path)} report written to {path}"))
+                if fails and self.fail_on is not None:
+                    count = sum(
+                        n
+                        for sev, n in self.auditor.summary()["by_severity"].items()
+                        if Severity.parse(sev) >= self.fail_on
+                    )
+                    console.print(Text(f"exit 1: {count} findings at or above statuslint_fail_on {self.fail_on.label}"))
         if fails:
             self.exit_code = max(self.exit_code, 1)
         if self.exit_code:
@@ -519,6 +556,54 @@ class StatusLint:
         if not getattr(self, "_exit_registered", False):
             self._exit_registered = True
             atexit.register(_exit_with, self)
+
+
+def exposed_listeners(modes: list[str], listen_host: str, listen_port: int | None) -> list[str]:
+    """The addresses (``host:port``) the proxy modes listen on beyond this machine."""
+    out = []
+    for text in modes or ["regular"]:
+        try:
+            mode = mode_specs.ProxyMode.parse(text)
+        except ValueError:
+            continue  # mitmproxy refuses it itself
+        if mode.default_port is None:
+            continue  # a mode that captures local traffic and listens on no address
+        port = mode.listen_port(listen_port)
+        host = mode.listen_host(listen_host)
+        if not is_loopback(host):
+            out.append(f"{host or '*'}:{port}")
+    return out
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` keeps the proxy to this machine; "" is every interface."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        # A host name: loopback only if every address it names is.
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError:
+            return False
+        return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
+
+
+def _in_mitmproxy_tool() -> bool:
+    """Whether this process is mitmdump, mitmproxy, mitmweb or ``statuslint proxy`` (their
+    masters come from mitmproxy.tools), which a bad option may end. Inside another program
+    (a test harness, an embedding) it stays an OptionsError."""
+    return any(cls.__module__.startswith("mitmproxy.tools") for cls in type(ctx.master).__mro__)
+
+
+def _exit_at_startup(message: str) -> None:
+    """Nothing has been audited yet: say what is wrong in one line and stop now."""
+    sys.stdout.flush()
+    print(f"statuslint: {message}", file=sys.stderr, flush=True)
+    os._exit(2)
 
 
 def _exit_with(addon: StatusLint) -> None:

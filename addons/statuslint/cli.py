@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,9 +21,10 @@ from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
 from .escape import escape
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
+from .interrupt import EXIT_INTERRUPTED, StopOnInterrupt
 from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, Policy, load_policy
-from .readers import InputError, read_flows, sniff_har
+from .readers import InputError, read_indexed, sniff_har
 from .redact import redact_text
 from .reports.model import fail_count
 from .terminal import (
@@ -54,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"statuslint: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
         help="list every finding as it is found, instead of each (rule, endpoint) once with a count",
     )
     audit.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    audit.add_argument(
+        "--allow-empty", action="store_true", help="an input without any flow is not an error (default: it is)"
+    )
     _noise_arguments(audit)
     _limit_arguments(audit)
     audit.set_defaults(run=_cmd_audit)
@@ -270,9 +276,27 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     failed_input = False
     show_findings = not args.quiet and not report_to_stdout
     stream_findings = show_findings and args.show_all
-    for path in args.inputs:
-        failed_input |= not _audit_file(
-            auditor, path, console, list_findings=stream_findings, progress=not args.no_progress
+    with StopOnInterrupt() as interrupt:
+        for path in args.inputs:
+            failed_input |= not _audit_file(
+                auditor,
+                path,
+                console,
+                list_findings=stream_findings,
+                progress=not args.no_progress,
+                allow_empty=args.allow_empty,
+                interrupt=interrupt,
+            )
+            if interrupt.requested:
+                break
+    if interrupt.requested:
+        read = ", ".join(f"{i.source}: {i.flows} flows" for i in auditor.inputs)
+        unread = len(args.inputs) - len(auditor.inputs)
+        print(
+            f"statuslint: interrupted: the report is partial, of what was read ({read}"
+            + (f"; {unread} more input(s) not read" if unread else "")
+            + ")",
+            file=sys.stderr,
         )
     if stream_findings:
         # API-level findings rest on all the traffic: they are known now.
@@ -280,7 +304,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             console.print(_finding_line(finding), soft_wrap=True)
 
     # One model for every report and the summary: they all say the same.
-    report = reports.build_model(auditor, args.policy)
+    report = reports.build_model(auditor, args.policy, partial=interrupt.requested)
     if show_findings and not args.show_all:
         print_finding_groups(report, console)
     written: list[tuple[str, str]] = []
@@ -314,6 +338,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         except OSError as e:
             print(f"statuslint: cannot write {args.write_baseline}: {e.strerror or e}", file=sys.stderr)
             write_failed = True
+    if interrupt.requested:
+        return EXIT_INTERRUPTED
     if failed_input or write_failed:
         if not report_to_stdout:
             console.print(Text(f"exit {EXIT_ERROR}: {_error_reason(auditor, write_failed)}"))
@@ -362,8 +388,18 @@ def _error_reason(auditor: Auditor, write_failed: bool) -> str:
     return "; ".join(reasons) or "an error occurred"
 
 
-def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, progress: bool) -> bool:
-    """Audit one recording; False (with a one-line error) when it could not be read whole."""
+def _audit_file(
+    auditor: Auditor,
+    path: str,
+    console,
+    *,
+    list_findings: bool,
+    progress: bool,
+    allow_empty: bool = False,
+    interrupt: StopOnInterrupt | None = None,
+) -> bool:
+    """Audit one recording; False (with a one-line error) when it could not be read whole,
+    or had no flow at all (unless ``allow_empty``). Stops early when ``interrupt`` asks."""
     info = auditor.input(path)
     try:
         fo = open(path, "rb")  # noqa: SIM115 - closed below, after streaming
@@ -381,7 +417,7 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
             bar = Progress(console=console_for(sys.stderr), transient=True)
             bar.start()
             task = bar.add_task(Path(path).name, total=size)
-        for index, f in enumerate(read_flows(fo, har)):
+        for index, f in read_indexed(fo, har):
             info.flows += 1
             found = auditor.feed(f, index, path, har=har)
             if list_findings:
@@ -389,6 +425,8 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
                     console.print(_finding_line(finding), soft_wrap=True)
             if bar is not None and index % 256 == 0:
                 bar.update(task, completed=fo.tell())
+            if interrupt is not None and interrupt.requested:
+                return True
     except InputError as e:
         # A reader's message may quote the recording: no secret, no raw control byte.
         info.error = redact_text(str(e))
@@ -398,6 +436,12 @@ def _audit_file(auditor: Auditor, path: str, console, *, list_findings: bool, pr
         if bar is not None:
             bar.stop()
         fo.close()
+    if not info.flows and not allow_empty:
+        # An export that failed or a capture that caught nothing: green CI on nothing
+        # would hide it.
+        info.error = "no flows"
+        print(f"statuslint: {escape(path)}: no flows (pass --allow-empty if that is expected)", file=sys.stderr)
+        return False
     return True
 
 
@@ -513,6 +557,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
     limits = _limits(args)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: {args.port} is not a port number")
+    _check_can_listen(args.host, args.port)
     if args.reverse and not args.reverse.startswith(("http://", "https://")):
         raise UsageError(f"--reverse: expected an http:// or https:// URL, not {args.reverse!r}")
 
@@ -563,6 +608,29 @@ def _set_options(settings: dict[str, str]) -> list[str]:
         if value != "":
             out += ["--set", f"{key}={value}"]
     return out
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Refuse a busy or forbidden address in statuslint's own terms (mitmproxy would exit 1
+    suggesting its own ``--mode regular@PORT``). mitmproxy binds like asyncio does, with
+    SO_REUSEADDR, so a socket in TIME_WAIT is no obstacle here either."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise UsageError(f"--host: cannot listen on {host!r}: {e.strerror}") from None
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise UsageError(f"--port {port}: {host}:{port} is already in use; choose another --port") from None
+                raise UsageError(f"--port {port}: cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

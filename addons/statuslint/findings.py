@@ -35,7 +35,10 @@ def parse_fail_on(text: str) -> Severity | None:
     """A --fail-on value: a severity, or ``none``/empty to never fail on findings."""
     if text.strip().lower() in ("", "none", "never"):
         return None
-    return Severity.parse(text)
+    try:
+        return Severity.parse(text)
+    except ValueError:
+        raise ValueError(f"unknown value {text!r} (expected one of: {', '.join(SEVERITY_NAMES)}, none)") from None
 
 
 @dataclass(frozen=True, slots=True)

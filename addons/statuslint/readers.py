@@ -41,17 +41,60 @@ def sniff_har(path: str | Path) -> bool:
 def read_flows(fo: IO[bytes], har: bool) -> Iterator[flow.Flow]:
     """Yield the flows of one recording in file order. Raises ``InputError`` naming the
     flow index where reading had to stop, after yielding every flow before it."""
+    for _, f in read_indexed(fo, har):
+        yield f
+
+
+def read_indexed(fo: IO[bytes], har: bool) -> Iterator[tuple[int, flow.Flow]]:
+    """``(position, flow)`` in file order: the position of the flow or HAR entry in the
+    file, counting the unreadable HAR entries that are skipped, so a finding's index
+    always points at the right place in the file."""
     if har:
         yield from _read_har(fo)
         return
     index = 0
+    start = _tell(fo)
     try:
         for f in io.FlowReader(fo).stream():
-            yield f
+            yield index, f
             index += 1
+            start = _tell(fo)
     except exceptions.FlowReadException as e:
+        cut = _truncated_at(fo, start)
+        if cut is not None:
+            if not index:
+                raise InputError(f"truncated inside flow 0: the file ends at byte {cut}") from e
+            raise InputError(
+                f"truncated after flow {index - 1}: the file ends at byte {cut}, inside flow {index}"
+            ) from e
         where = f"flow {index}: " if index else ""
         raise InputError(f"{where}{_reason(e)}") from e
+
+
+def _tell(fo: IO[bytes]) -> int | None:
+    try:
+        return fo.tell()
+    except (OSError, ValueError):
+        return None
+
+
+def _truncated_at(fo: IO[bytes], start: int | None) -> int | None:
+    """The file size when the flow record starting at ``start`` is cut short by the end of
+    the file (its tnetstring length prefix promises more bytes than are left); else None."""
+    if start is None:
+        return None
+    try:
+        size = fo.seek(0, 2)
+        fo.seek(start)
+        head = fo.read(14)
+    except (OSError, ValueError):
+        return None
+    digits, colon, _ = head.partition(b":")
+    if not colon or not digits.isdigit():
+        # The cut fell inside the length prefix itself.
+        return size if head.isdigit() and start + len(head) == size and head else None
+    end = start + len(digits) + 1 + int(digits) + 1  # prefix, ':', payload, type byte
+    return size if end > size else None
 
 
 def _reason(e: Exception) -> str:
@@ -71,17 +114,24 @@ class HarEntryErrors(InputError):
         super().__init__(f"entry {first_index}: {first_reason}{more}")
 
 
-def _read_har(fo: IO[bytes]) -> Iterator[flow.Flow]:
+def _read_har(fo: IO[bytes]) -> Iterator[tuple[int, flow.Flow]]:
     entries = _JsonStream(fo).har_entries()
     bad: list[tuple[int, str]] = []
-    for index, entry in enumerate(entries):
-        try:
-            f = request_to_flow(entry)
-            f.metadata[HAR_BODY_KEY] = declared_body(entry)
-        except Exception as e:
-            bad.append((index, _entry_reason(entry, e)))
-            continue
-        yield f
+    try:
+        for index, entry in enumerate(entries):
+            try:
+                f = request_to_flow(entry)
+                f.metadata[HAR_BODY_KEY] = declared_body(entry)
+            except Exception as e:
+                bad.append((index, _entry_reason(entry, e)))
+                continue
+            yield index, f
+    except InputError as e:
+        if not bad:
+            raise
+        first = f"entry {bad[0][0]}: {bad[0][1]}"
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise InputError(f"{e} (also unreadable: {first}{more})") from None
     if bad:
         raise HarEntryErrors(bad[0][0], bad[0][1], len(bad))
 
@@ -129,14 +179,24 @@ class _JsonStream:
         self.buf = ""
         self.pos = 0
         self.eof = False
+        # Byte offsets for error messages: bytes read, and bytes of text already dropped
+        # from the buffer (a BOM counts: the decoder swallows it).
+        self.bytes_read = 0
+        self.bytes_dropped = 0
+        # Within log.entries: the index of the entry being read next.
+        self.entry: int | None = None
 
     def _fill(self, at_least: int = _CHUNK) -> bool:
         if self.eof:
             return False
         if self.pos > _CHUNK:
+            self.bytes_dropped += len(self.buf[: self.pos].encode("utf-8", "surrogatepass"))
             self.buf = self.buf[self.pos :]
             self.pos = 0
         data = self.fo.read(max(at_least, _CHUNK))
+        if not self.bytes_read and data.startswith(codecs.BOM_UTF8):
+            self.bytes_dropped += len(codecs.BOM_UTF8)
+        self.bytes_read += len(data)
         try:
             if not data:
                 self.eof = True
@@ -146,6 +206,20 @@ class _JsonStream:
         except UnicodeDecodeError as e:
             raise InputError(f"not UTF-8 text: {e.reason}") from None
         return True
+
+    def _byte_offset(self, pos: int) -> int:
+        return self.bytes_dropped + len(self.buf[:pos].encode("utf-8", "surrogatepass"))
+
+    def _truncated(self) -> InputError:
+        end = f"the file ends at byte {self.bytes_read}"
+        if self.entry is None:
+            return InputError(f"truncated: {end}")
+        inside = bool(self.buf[self.pos :].strip())
+        if self.entry == 0:
+            return InputError(f"truncated {'inside' if inside else 'before'} entry 0: {end}")
+        return InputError(
+            f"truncated after entry {self.entry - 1}: {end}" + (f", inside entry {self.entry}" if inside else "")
+        )
 
     def _peek(self) -> str:
         while True:
@@ -158,6 +232,8 @@ class _JsonStream:
 
     def _expect(self, chars: str, what: str) -> str:
         c = self._peek()
+        if not c and self.entry is not None:
+            raise self._truncated()
         if not c or c not in chars:
             raise InputError(f"not a HAR file: expected {what} at character {self._offset()}")
         self.pos += 1
@@ -174,7 +250,12 @@ class _JsonStream:
             except json.JSONDecodeError as e:
                 if self._fill(len(self.buf)):
                     continue
-                raise InputError(f"invalid JSON: {e.msg} at line {e.lineno} of the entry text") from None
+                # The whole rest of the file was in the buffer: an error at its end, or an
+                # unterminated string, is a cut-off file, not bad JSON.
+                if e.pos >= len(self.buf.rstrip()) or e.msg.startswith("Unterminated string"):
+                    raise self._truncated() from None
+                where = f"entry {self.entry}: " if self.entry is not None else ""
+                raise InputError(f"{where}invalid JSON at byte {self._byte_offset(e.pos)}: {e.msg}") from None
             # A number cut by the buffer end would parse short: read on before trusting it.
             if end == len(self.buf) and self._fill():
                 continue
@@ -206,11 +287,13 @@ class _JsonStream:
                     self._value()
                     continue
                 self._expect("[", "'[' after \"entries\"")
+                self.entry = 0
                 if self._peek() == "]":
                     self.pos += 1
                     return
                 while True:
                     yield self._value()
+                    self.entry += 1
                     if self._expect(",]", "',' or ']' between entries") == "]":
                         return
         raise InputError("not a HAR file: no log.entries")

@@ -20,7 +20,7 @@ from mitmproxy import command, ctx, exceptions, http
 from .addon import REPLAY_INDEX_KEY, SOURCE_KEY
 from .auditor import Auditor
 from .drift import Side, compare
-from .readers import InputError, read_flows, sniff_har
+from .readers import InputError, read_indexed, sniff_har
 from .redact import redact_url
 from .urls import printable
 
@@ -167,7 +167,7 @@ class Replayer:
         flows: list[http.HTTPFlow] = []
         try:
             with open(path, "rb") as fo:
-                for index, f in enumerate(read_flows(fo, har)):
+                for index, f in read_indexed(fo, har):
                     info.flows += 1
                     self.before.feed(f, index, path, har=har)
                     if not isinstance(f, http.HTTPFlow) or f.websocket is not None:

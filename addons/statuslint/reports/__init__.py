@@ -43,8 +43,8 @@ def format_for_path(path: str) -> str:
     return SUFFIXES[suffix]
 
 
-def build_model(auditor: Auditor, policy_label: str) -> Model:
-    return model.build(auditor, policy_label)
+def build_model(auditor: Auditor, policy_label: str, *, partial: bool = False) -> Model:
+    return model.build(auditor, policy_label, partial=partial)
 
 
 def render(report: Model, fmt: str) -> str:

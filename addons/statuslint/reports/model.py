@@ -24,10 +24,11 @@ SEVERITY_ORDER = {"error": 3, "warning": 2, "info": 1}
 RULES_DOC_URL = "https://github.com/statuslint/statuslint/blob/main/docs/rules.md"
 
 
-def build(auditor: Auditor, policy_label: str) -> Model:
+def build(auditor: Auditor, policy_label: str, *, partial: bool = False) -> Model:
     """The report. ``suppressed_findings`` (present only when a suppression held findings
     back) is for formats that can carry them as suppressed, like SARIF; the others leave
-    them out, as a suppressed finding leaves every output."""
+    them out, as a suppressed finding leaves every output. ``partial``: the audit was
+    interrupted, and covers only what was read by then."""
     model: Model = {
         "tool": {"name": "statuslint", "version": __version__},
         "policy": policy_label,
@@ -35,6 +36,7 @@ def build(auditor: Auditor, policy_label: str) -> Model:
         "findings": [f.to_json(auditor.endpoint_of(f)) for f in auditor.ordered_findings()],
         "summary": auditor.summary(),
         "rules": [rule_json(r) for r in auditor.policy.rules],
+        "partial": partial,
     }
     suppressed = auditor.all_suppressed()
     if suppressed:
