@@ -35,18 +35,23 @@ def _answer(path: bytes) -> bytes:
     return head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
 
 
+async def _read_message(reader: asyncio.StreamReader) -> bytes:
+    """One HTTP/1.1 message with a Content-Length body (or none); its head."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for header in head.split(b"\r\n")[1:]:
+        if header.lower().startswith(b"content-length:"):
+            length = int(header.split(b":", 1)[1])
+    if length:
+        await reader.readexactly(length)
+    return head
+
+
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            line = head.split(b"\r\n", 1)[0]
-            length = 0
-            for header in head.split(b"\r\n")[1:]:
-                if header.lower().startswith(b"content-length:"):
-                    length = int(header.split(b":", 1)[1])
-            if length:
-                await reader.readexactly(length)
-            writer.write(_answer(line.split(b" ")[1]))
+            head = await _read_message(reader)
+            writer.write(_answer(head.split(b"\r\n", 1)[0].split(b" ")[1]))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
@@ -67,13 +72,7 @@ async def _worker(port: int, jobs: list[str], latencies: list[float]) -> None:
             start = time.perf_counter()
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept: application/json\r\n\r\n".encode())
             await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for header in head.split(b"\r\n")[1:]:
-                if header.lower().startswith(b"content-length:"):
-                    length = int(header.split(b":", 1)[1])
-            if length:
-                await reader.readexactly(length)
+            await _read_message(reader)
             latencies.append(time.perf_counter() - start)
     finally:
         writer.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..findings import Seen
 from ..flowview import FlowView
@@ -76,3 +77,16 @@ def sent_after(obs: Observation, earlier: Seen, earlier_answered_at: float | Non
         return False
     started = obs.view.request.timestamp_start
     return not (started and earlier_answered_at and started < earlier_answered_at)
+
+
+def path_of(seen: Seen) -> str:
+    """The path of a remembered flow's (redacted) URL."""
+    try:
+        return urlsplit(seen[4]).path or "/"
+    except ValueError:
+        return "?"
+
+
+def where(seen: Seen) -> str:
+    """A remembered flow as a finding's message cites it: ``DELETE /v1/x answered 200 (#7)``."""
+    return f"{seen[2]} {path_of(seen)} answered {seen[3]} (#{seen[1]})"

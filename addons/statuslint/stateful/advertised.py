@@ -9,12 +9,11 @@ endpoints; methods per endpoint are bounded too (custom methods are unbounded).
 from __future__ import annotations
 
 from collections import Counter
-from urllib.parse import urlsplit
 
 from ..findings import Seen
 from ..lru import LRU
 from ..urls import clip, state_path
-from . import Hit, Observation, answered_at, is_success, sent_after
+from . import Hit, Observation, answered_at, is_success, sent_after, where
 
 ALLOW_LISTS_FAILING = "allow-lists-failing-method"
 CORS_CONTRADICTS = "cors-contradicts-traffic"
@@ -31,17 +30,6 @@ _SAFELISTED = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 
 def _methods(header: str) -> frozenset[str]:
     return frozenset(t.strip().upper() for t in header.split(",")[:_METHOD_LIMIT] if t.strip())
-
-
-def _path_of(seen: Seen) -> str:
-    try:
-        return urlsplit(seen[4]).path or "/"
-    except ValueError:
-        return "?"
-
-
-def _where(seen: Seen) -> str:
-    return f"{seen[2]} {_path_of(seen)} answered {seen[3]} (#{seen[1]})"
 
 
 class _Advertised:
@@ -109,7 +97,7 @@ class AllowListsFailing:
     def _hit(allow: _Advertised, method: str, rejected: Seen) -> Hit:
         message = (
             f"Allow: {allow.header or '(empty)'} lists {method}, but {method} on this endpoint was then answered "
-            f"405 Method Not Allowed ({_where(rejected)}): Allow lists only the methods the resource supports"
+            f"405 Method Not Allowed ({where(rejected)}): Allow lists only the methods the resource supports"
         )
         # The answer carrying Allow is the one that is wrong.
         return Hit(ALLOW_LISTS_FAILING, message, allow.seen, allow.path, allow.endpoint, (rejected,))
@@ -174,7 +162,7 @@ class CorsMethods:
         listed = pre.header or "(none)"
         message = (
             f"CORS preflight answered Access-Control-Allow-Methods: {listed}, which omits "
-            f"{', '.join(missing)}, though it succeeded on this endpoint ({'; '.join(_where(e) for e in evidence)}): "
+            f"{', '.join(missing)}, though it succeeded on this endpoint ({'; '.join(where(e) for e in evidence)}): "
             "browsers refuse that request cross-origin"
         )
         return [Hit(CORS_CONTRADICTS, message, pre.seen, pre.path, pre.endpoint, evidence)]

@@ -7,13 +7,12 @@ endpoint, across inputs. Hosts and endpoints are bounded like URLs are.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from urllib.parse import urlsplit
 
 from ..endpoints import EndpointTable, endpoint_name, split_endpoint
 from ..findings import Seen
 from ..lru import LRU
 from ..urls import state_path
-from . import Hit, Observation, is_success
+from . import Hit, Observation, is_success, where
 
 NOT_IMPLEMENTED = "not-implemented-but-implemented"
 ALLOW_CONTRADICTS = "allow-contradicts-traffic"
@@ -31,17 +30,6 @@ _ANSWERED_BY_MIDDLEWARE = frozenset({"OPTIONS", "CONNECT", "TRACE"})
 # Methods that succeed only where nothing exists yet (RFC 4918 §9.3.1: MKCOL on an existing
 # resource is 405): once one has created the resource, Allow rightly leaves it out.
 _CREATION_ONLY = frozenset({"MKCOL", "MKCALENDAR", "MKWORKSPACE", "MKACTIVITY", "MKREDIRECTREF"})
-
-
-def _path_of(seen: Seen) -> str:
-    try:
-        return urlsplit(seen[4]).path or "/"
-    except ValueError:
-        return "?"
-
-
-def _where(seen: Seen) -> str:
-    return f"{seen[2]} {_path_of(seen)} answered {seen[3]} (#{seen[1]})"
 
 
 class _HostMethods:
@@ -97,7 +85,7 @@ class MethodSupport:
         host.reported[endpoint] = None
         method = seen[2]
         message = (
-            f"{method} answered 501 Not Implemented, but {_where(other)}: 501 means no resource of the "
+            f"{method} answered 501 Not Implemented, but {where(other)}: 501 means no resource of the "
             f"server supports {method}; a method this resource lacks is 405 Method Not Allowed"
         )
         return [Hit(NOT_IMPLEMENTED, message, seen, path, endpoint, (other,))]
@@ -176,7 +164,7 @@ class AllowedMethods:
             return []
         st.reported.update(missing)
         evidence = tuple((also or {}).get(m) or st.succeeded[m] for m in missing)
-        shown = "; ".join(_where(e) for e in evidence)
+        shown = "; ".join(where(e) for e in evidence)
         message = (
             f"Allow: {header or '(empty)'} omits {', '.join(missing)}, which succeeded on this endpoint "
             f"({shown}): Allow lists every method the resource supports"
