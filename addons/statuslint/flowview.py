@@ -15,6 +15,7 @@ from typing import Any
 from mitmproxy import http
 from mitmproxy import version as mitmproxy_version
 
+from .decoding import decode_bounded
 from .urls import authority
 
 # flow.metadata key: the body sizes a HAR entry declared (set by statuslint's HAR reader).
@@ -127,11 +128,11 @@ class FlowView:
         entry, which never crossed the wire: such a body does not count."""
         if self.har and self.status == 304:
             return b""
-        return _decoded(self.response)
+        return _decoded(self.response, self.limits.max_body)
 
     @cached_property
     def request_content(self) -> bytes:
-        return _decoded(self.request)
+        return _decoded(self.request, self.limits.max_body)
 
     @cached_property
     def response_has_body(self) -> bool:
@@ -243,8 +244,15 @@ def declared_has_body(sizes: dict[str, Any] | None, headers: http.Headers, metho
     return None
 
 
-def _decoded(message: http.Message) -> bytes:
-    content = message.get_content(strict=False)
-    if content is None:
+def _decoded(message: http.Message, limit: int) -> bytes:
+    """The decoded body, at most ``limit`` + 1 bytes of it: enough for every predicate to
+    see that a body is larger than the limit, never a decompression bomb inflated whole."""
+    raw = message.raw_content
+    if raw is None:
         raise Undecidable("body was streamed")
-    return content
+    encoding = message.headers.get("content-encoding", "")
+    if not raw or not encoding.strip():
+        return raw
+    decoded = decode_bounded(raw, encoding, limit + 1)
+    # Unknown codings and corrupt data stay as they are, as mitmproxy's get_content(strict=False) keeps them.
+    return raw if decoded is None else decoded
