@@ -236,7 +236,7 @@ class Auditor:
         for rule, message in self.engine.violations(view):
             if ref is None:
                 ref = FlowRef.from_seen(seen)
-            seen_by_rule = evidence.looks_at(rule.when_yaml, rule.require_yaml)
+            seen_by_rule = rule.looks_at
             found.append(
                 Finding(
                     rule.id,

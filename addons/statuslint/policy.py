@@ -12,6 +12,7 @@ import difflib
 import re
 import string
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import yaml
 
 from .conditions import ALWAYS, ConditionCompiler, Predicate, StatusSet
 from .endpoints import PathTemplate
+from .evidence import LooksAt, looks_at
 from .findings import Severity
 from .flowview import DEFAULT_LIMITS, FlowView, Undecidable, ValueLimits
 from .noise import Suppression, parse_suppressions
@@ -105,6 +107,12 @@ class Rule:
     check: str | None = None
     # ``messages``: (condition, message) pairs tried in order before ``message``.
     message_cases: tuple[tuple[Predicate, str], ...] = ()
+
+    @cached_property
+    def looks_at(self) -> LooksAt:
+        """The headers and bodies the condition reads, for a finding's evidence: read off
+        the YAML once per rule, not once per finding."""
+        return looks_at(self.when_yaml, self.require_yaml)
 
     def applies_to(self, status: int, method: str) -> bool:
         return (self.statuses is None or status in self.statuses) and (self.methods is None or method in self.methods)
