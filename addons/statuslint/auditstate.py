@@ -142,23 +142,32 @@ def merge_into(auditor: Auditor, state: AuditState) -> None:
         auditor.failed_checks.setdefault(name, error)
 
 
+def _adopt(lru: Any, key: Any, theirs: Any) -> Any:
+    """This side's entry for ``key``; where it has none, the other side's is taken over
+    and None returned (nothing left to merge)."""
+    mine = lru.get(key)
+    if mine is None:
+        lru.setdefault(key, lambda: theirs)
+    return mine
+
+
+def _merge_succeeded(mine: Any, theirs: Any) -> None:
+    for method, seen in theirs.succeeded.items():
+        if method not in mine.succeeded and len(mine.succeeded) < _METHOD_LIMIT:
+            mine.succeeded[method] = seen
+
+
 def _merge_cross_flow(auditor: Auditor, state: AuditState) -> None:
     # URL lifecycles are per input (source): the two sides' keys do not meet.
-    urls = auditor.lifecycle.urls
     for key, st in state.urls:
-        if urls.get(key) is None:
-            urls.setdefault(key, lambda st=st: st)
-    urls.evicted += state.urls_forgotten
+        _adopt(auditor.lifecycle.urls, key, st)
+    auditor.lifecycle.urls.evicted += state.urls_forgotten
 
-    hosts = auditor.method_support.hosts
     for key, theirs in state.hosts:
-        mine = hosts.get(key)
+        mine = _adopt(auditor.method_support.hosts, key, theirs)
         if mine is None:
-            hosts.setdefault(key, lambda theirs=theirs: theirs)
             continue
-        for method, seen in theirs.succeeded.items():
-            if method not in mine.succeeded and len(mine.succeeded) < _METHOD_LIMIT:
-                mine.succeeded[method] = seen
+        _merge_succeeded(mine, theirs)
         for method, waiting in theirs.pending.items():
             if method in mine.succeeded:
                 continue  # contradicted already: reported on the side that saw both
@@ -175,15 +184,12 @@ def _merge_cross_flow(auditor: Auditor, state: AuditState) -> None:
     for name, lru in _TRACKERS:
         mine_lru = getattr(getattr(auditor, name), lru)
         for key, theirs in state.trackers.get(name, ()):
-            if mine_lru.get(key) is None:
-                mine_lru.setdefault(key, lambda theirs=theirs: theirs)
+            _adopt(mine_lru, key, theirs)
 
     # Error formats are API-level: their counts add up, as in one audit of all traffic.
-    formats = auditor.error_formats.hosts
     for key, theirs in state.error_formats:
-        mine = formats.get(key)
+        mine = _adopt(auditor.error_formats.hosts, key, theirs)
         if mine is None:
-            formats.setdefault(key, lambda theirs=theirs: theirs)
             continue
         for kind in ("errors", "successes"):
             groups = getattr(mine, kind)
@@ -193,14 +199,10 @@ def _merge_cross_flow(auditor: Auditor, state: AuditState) -> None:
                 else:
                     groups[family].merge(group)
 
-    endpoints = auditor.allowed_methods.endpoints
     for key, theirs in state.allowed:
-        mine = endpoints.get(key)
+        mine = _adopt(auditor.allowed_methods.endpoints, key, theirs)
         if mine is None:
-            endpoints.setdefault(key, lambda theirs=theirs: theirs)
             continue
-        for method, seen in theirs.succeeded.items():
-            if method not in mine.succeeded and len(mine.succeeded) < _METHOD_LIMIT:
-                mine.succeeded[method] = seen
+        _merge_succeeded(mine, theirs)
         mine.allow = mine.allow or theirs.allow
         mine.reported |= theirs.reported
