@@ -229,7 +229,7 @@ class Auditor:
         seen = (source, index, view.method, view.status, clip(printable(self.redactor.url(view.url))))
         stats = self.endpoints.get(endpoint)
         stats.add(view.status, seen)
-        if 200 <= view.status <= 299 and "location" in f.response.headers:
+        if 200 <= view.status <= 299 and "location" in view.response_headers:
             stats.location_seen = True
         found: list[Finding] = []
         ref: FlowRef | None = None

@@ -417,7 +417,7 @@ def _audit_file(
             bar = Progress(console=console_for(sys.stderr), transient=True)
             bar.start()
             task = bar.add_task(Path(path).name, total=size)
-        for index, f in read_indexed(fo, har):
+        for index, f in read_indexed(fo, har, for_audit=True):
             info.flows += 1
             found = auditor.feed(f, index, path, har=har)
             if list_findings:

@@ -147,7 +147,7 @@ def _media_matches(range_: str, ctype: str) -> bool:
 def accept_satisfied(view: FlowView) -> bool:
     """Whether the response media type is one the request's Accept admits (RFC 9110 §12.5.1).
     Without an Accept or a Content-Type there is nothing to contradict."""
-    accept = view.request.headers.get("accept")
+    accept = view.request_headers.get("accept")
     ctype = view.content_type
     if not accept or not ctype or not view.response_has_body:
         return True
@@ -272,12 +272,12 @@ class ConditionCompiler:
 
     def _p_request_header(self, value: Any, line: int) -> Predicate:
         return self._headers(
-            value, line, "request_header", lambda v: v.request.headers, lambda v: v.request_header_names
+            value, line, "request_header", lambda v: v.request_headers, lambda v: v.request_header_names
         )
 
     def _p_response_header(self, value: Any, line: int) -> Predicate:
         return self._headers(
-            value, line, "response_header", lambda v: v.response.headers, lambda v: v.response_header_names
+            value, line, "response_header", lambda v: v.response_headers, lambda v: v.response_header_names
         )
 
     def _p_request_body(self, value: Any, line: int) -> Predicate:
@@ -542,13 +542,13 @@ def _known_content(view: FlowView) -> bytes:
 def _length_agrees_with_content_range(view: FlowView) -> bool:
     """A single range's Content-Range covers as many bytes as the content carries
     (the representation's bytes: content-coded, as on the wire)."""
-    ranges = [parse_content_range(h) for h in view.response.headers.get_all("content-range")]
+    ranges = [parse_content_range(h) for h in view.response_headers.get_all("content-range")]
     spans = [r for r in ranges if r is not None and r[0] == "bytes" and r[1] is not None]
     if not spans:
         return True
     raw = view.response.raw_content
     declared = view.flow.metadata.get(HAR_BODY_KEY) or {}
-    encoded = "content-encoding" in view.response.headers or declared.get("encoded")
+    encoded = "content-encoding" in view.response_headers or declared.get("encoded")
     if raw is None or (view.har and (encoded or not raw or (MITMPROXY_DECODES_HAR and not declared))):
         # A HAR keeps the decoded text; mitmproxy 11's import re-encodes it, 12's drops the coding.
         raise Undecidable("the length of the content as sent is not known")

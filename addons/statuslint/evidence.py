@@ -99,11 +99,11 @@ def headers(view: FlowView, seen: LooksAt, redactor: Redactor | None = None) -> 
     out: dict[str, dict[str, str | None]] = {}
     if seen.response_headers:
         out["response"] = {
-            name: _response_value(name, view.response.headers.get_all(name), redactor) for name in seen.response_headers
+            name: _response_value(name, view.response_headers.get_all(name), redactor) for name in seen.response_headers
         }
     if seen.request_headers:
         out["request"] = {
-            name: _request_value(name, view.request.headers.get_all(name), redactor) for name in seen.request_headers
+            name: _request_value(name, view.request_headers.get_all(name), redactor) for name in seen.request_headers
         }
     return out
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from mitmproxy import http
 from mitmproxy import version as mitmproxy_version
@@ -25,6 +25,72 @@ MITMPROXY_DECODES_HAR = int(mitmproxy_version.VERSION.split(".")[0]) >= 12
 
 # Request headers that say who is calling (compared, never stored or shown).
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
+
+
+T = TypeVar("T")
+
+
+class once(Generic[T]):
+    """``functools.cached_property`` without its lock (Python 3.11 takes an RLock on every
+    first access; a view is never shared between threads): the value is stored in the
+    instance's ``__dict__``, so later reads never reach this descriptor."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> once[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> T | once[T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
+
+class HeaderMap:
+    """A message's headers as mitmproxy's ``Headers`` answers ``get``, ``get_all`` and
+    ``in`` (case-insensitive names, values decoded as UTF-8 with surrogate escapes,
+    repeated fields joined by ", "), indexed once per flow: ``Headers`` scans every
+    field on every lookup, and a flow meets dozens of lookups."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, headers: http.Headers) -> None:
+        values: dict[str, list[str]] = {}
+        for name, value in headers.fields:
+            key = name.lower().decode("utf-8", "surrogateescape")
+            text = value.decode("utf-8", "surrogateescape")
+            seen = values.get(key)
+            if seen is None:
+                values[key] = [text]
+            else:
+                seen.append(text)
+        self._values = values
+
+    @staticmethod
+    def _key(name: str) -> str:
+        # bytes.lower() folds ASCII only, as Headers does: so must a non-ASCII name here.
+        if name.isascii():
+            return name.lower()
+        return name.encode("utf-8", "surrogateescape").lower().decode("utf-8", "surrogateescape")
+
+    def get_all(self, name: str) -> list[str]:
+        return list(self._values.get(self._key(name), ()))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        values = self._values.get(self._key(name))
+        return ", ".join(values) if values else default
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._key(name) in self._values
+
+    def names(self) -> frozenset[str]:
+        """The header names, lower-cased."""
+        return frozenset(self._values)
 
 
 class Undecidable(Exception):
@@ -88,60 +154,68 @@ class FlowView:
         self.method: str = flow.request.method.upper()
         self.status: int = flow.response.status_code
 
-    @cached_property
+    @once
+    def request_headers(self) -> HeaderMap:
+        return HeaderMap(self.request.headers)
+
+    @once
+    def response_headers(self) -> HeaderMap:
+        return HeaderMap(self.response.headers)
+
+    @once
     def host(self) -> str:
         """The server the request was sent to: the request line's or the connection's
         target (in reverse mode the upstream), never the Host header, which a client may
         make up (pretty_host prefers it)."""
         return self.request.host.lower()
 
-    @cached_property
+    @once
     def url(self) -> str:
         """The URL of the server the request was sent to (unredacted: never shown as is)."""
         return self.request.url
 
-    @cached_property
+    @once
     def authority(self) -> str:
         """``host[:port]`` of the server the request was sent to (the port only when not
         the default): what endpoints and cross-flow state are keyed by."""
         return authority(self.url) or self.host
 
-    @cached_property
+    @once
     def caller(self) -> int:
         """Who asked, as a number: the credentials a request carried. Two requests with
         different credentials may rightly see different answers for one URL."""
-        headers = self.request.headers
+        headers = self.request_headers
         parts = [headers.get(name, "") for name in _CREDENTIAL_HEADERS]
         parts.append("cookie" if "cookie" in headers else "")
         # A digest, not hash(): the same input must give the same report under any hash seed.
         digest = hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogateescape"), digest_size=8).digest()
         return int.from_bytes(digest, "big")
 
-    @cached_property
+    @once
     def path(self) -> str:
         """The request path without its query string."""
         return self.request.path.split("?", 1)[0]
 
-    @cached_property
+    @once
     def response_content(self) -> bytes:
         """The decoded response body. A browser HAR keeps the *cached* body on a 304
         entry, which never crossed the wire: such a body does not count."""
         if self.har and self.status == 304:
             return b""
-        return _decoded(self.response, self.limits.max_body)
+        return _decoded(self.response, self.response_headers, self.limits.max_body)
 
-    @cached_property
+    @once
     def request_content(self) -> bytes:
-        return _decoded(self.request, self.limits.max_body)
+        return _decoded(self.request, self.request_headers, self.limits.max_body)
 
-    @cached_property
+    @once
     def response_has_body(self) -> bool:
         raw = self.response.raw_content
         if raw is None:
             raise Undecidable("response body was streamed")
         if self.har and self.status == 304:
             return False
-        if raw and "content-encoding" not in self.response.headers:
+        if raw and "content-encoding" not in self.response_headers:
             return True
         # Decode: an empty body re-encoded by an importer (gzip of b"" is 20 bytes) is empty.
         if raw and self.response_content:
@@ -150,41 +224,41 @@ class FlowView:
             # HAR exports often leave a body out (images, large files, a browser
             # setting): what the entry declares about it decides, where it does.
             known = declared_has_body(
-                self.flow.metadata.get(HAR_BODY_KEY), self.response.headers, self.method, self.status
+                self.flow.metadata.get(HAR_BODY_KEY), self.response_headers, self.method, self.status
             )
             if known is None:
                 raise Undecidable("HAR entry has no body text and declares no size")
             return known
         return False
 
-    @cached_property
+    @once
     def request_has_body(self) -> bool:
         raw = self.request.raw_content
         if raw is None:
             raise Undecidable("request body was streamed")
-        if not raw or "content-encoding" not in self.request.headers:
+        if not raw or "content-encoding" not in self.request_headers:
             return bool(raw)
         return bool(self.request_content)
 
-    @cached_property
+    @once
     def response_header_names(self) -> frozenset[str]:
         """The response's header names, lower-cased."""
-        return frozenset(name.decode("latin-1").lower() for name, _ in self.response.headers.fields)
+        return self.response_headers.names()
 
-    @cached_property
+    @once
     def request_header_names(self) -> frozenset[str]:
         """The request's header names, lower-cased."""
-        return frozenset(name.decode("latin-1").lower() for name, _ in self.request.headers.fields)
+        return self.request_headers.names()
 
-    @cached_property
+    @once
     def content_type(self) -> str | None:
         """The response's media type, lower-cased, without parameters."""
-        value = self.response.headers.get("content-type")
+        value = self.response_headers.get("content-type")
         if value is None:
             return None
         return value.split(";", 1)[0].strip().lower()
 
-    @cached_property
+    @once
     def json_body(self) -> Any:
         """The response body parsed as JSON, or None where it is not JSON."""
         ctype = self.content_type or ""
@@ -207,7 +281,9 @@ class FlowView:
             return None
 
 
-def declared_has_body(sizes: dict[str, Any] | None, headers: http.Headers, method: str, status: int) -> bool | None:
+def declared_has_body(
+    sizes: dict[str, Any] | None, headers: http.Headers | HeaderMap, method: str, status: int
+) -> bool | None:
     """Whether a HAR response without body text had a body on the wire: known empty
     (False), known non-empty (True) or unknown (None). ``sizes`` are what the entry
     declared (``text``: a text member was there; ``size``: content.size; ``body_size``:
@@ -244,13 +320,13 @@ def declared_has_body(sizes: dict[str, Any] | None, headers: http.Headers, metho
     return None
 
 
-def _decoded(message: http.Message, limit: int) -> bytes:
+def _decoded(message: http.Message, headers: HeaderMap, limit: int) -> bytes:
     """The decoded body, at most ``limit`` + 1 bytes of it: enough for every predicate to
     see that a body is larger than the limit, never a decompression bomb inflated whole."""
     raw = message.raw_content
     if raw is None:
         raise Undecidable("body was streamed")
-    encoding = message.headers.get("content-encoding", "")
+    encoding = headers.get("content-encoding", "") or ""
     if not raw or not encoding.strip():
         return raw
     decoded = decode_bounded(raw, encoding, limit + 1)

@@ -1,6 +1,7 @@
 """Reading recorded traffic: mitmproxy flow files and browser HAR files, streamed.
 
-Flow files go through mitmproxy's own ``FlowReader``. Its HAR path loads the whole file
+Flow files go through mitmproxy's own ``FlowReader``, or for an audit through
+``flowfile``, which reads the same flows faster. Its HAR path loads the whole file
 with ``json.loads``, so HAR files are walked here entry by entry instead and each entry
 is converted by mitmproxy's own ``request_to_flow``: memory stays bounded by one entry,
 and one bad entry is reported by its index instead of failing the file.
@@ -17,6 +18,7 @@ from typing import IO, Any
 from mitmproxy import exceptions, flow, io
 from mitmproxy.io.har import request_to_flow
 
+from . import flowfile
 from .flowview import HAR_BODY_KEY
 
 _CHUNK = 1 << 20
@@ -45,17 +47,19 @@ def read_flows(fo: IO[bytes], har: bool) -> Iterator[flow.Flow]:
         yield f
 
 
-def read_indexed(fo: IO[bytes], har: bool) -> Iterator[tuple[int, flow.Flow]]:
+def read_indexed(fo: IO[bytes], har: bool, *, for_audit: bool = False) -> Iterator[tuple[int, flow.Flow]]:
     """``(position, flow)`` in file order: the position of the flow or HAR entry in the
     file, counting the unreadable HAR entries that are skipped, so a finding's index
-    always points at the right place in the file."""
+    always points at the right place in the file. ``for_audit``: flows only an audit
+    reads, built without their connections (see ``flowfile``)."""
     if har:
         yield from _read_har(fo)
         return
     index = 0
     start = _tell(fo)
+    fast = for_audit and start is not None and fo.seekable()
     try:
-        for f in io.FlowReader(fo).stream():
+        for f in flowfile.stream(fo) if fast else io.FlowReader(fo).stream():
             yield index, f
             index += 1
             start = _tell(fo)

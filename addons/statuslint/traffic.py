@@ -53,8 +53,8 @@ def _media_kind(ctype: str) -> str | None:
 def non_api_kind(view: FlowView) -> str | None:
     """Why a flow is not an API exchange ("image", "script", "style", "font", "page",
     "media", "static file", "beacon"), or None when it is one or may be one."""
-    request = view.request
-    asked = " ".join(request.headers.get_all("accept") + request.headers.get_all("content-type"))
+    headers = view.request_headers
+    asked = " ".join(headers.get_all("accept") + headers.get_all("content-type"))
     if _API_MEDIA.search(asked):
         return None  # the client asked for (or sent) JSON or XML
     ctype = view.content_type
@@ -64,15 +64,13 @@ def non_api_kind(view: FlowView) -> str | None:
         kind = _media_kind(ctype)
         if kind is not None:
             return kind
-    dest = request.headers.get("sec-fetch-dest", "").strip().lower()
+    dest = (headers.get("sec-fetch-dest") or "").strip().lower()
     if dest in _DEST_KIND:
         return _DEST_KIND[dest]
     if _STATIC_SUFFIX.search(view.path):
         return "static file"
-    mode = request.headers.get("sec-fetch-mode", "").strip().lower()
-    if view.method == "POST" and (
-        mode == "no-cors" or request.headers.get("content-type", "").startswith("text/plain")
-    ):
+    mode = (headers.get("sec-fetch-mode") or "").strip().lower()
+    if view.method == "POST" and (mode == "no-cors" or (headers.get("content-type") or "").startswith("text/plain")):
         return "beacon"  # navigator.sendBeacon, analytics pings
     if ctype == "text/plain" and view.status == 204:
         return "beacon"

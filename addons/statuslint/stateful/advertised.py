@@ -87,7 +87,7 @@ class AllowListsFailing:
                 if method not in st.reported and len(st.reported) < _METHOD_LIMIT:
                     st.reported[method] = None
                     hits.append(self._hit(allow, method, obs.seen))
-        header = view.response.headers.get("allow")
+        header = view.response_headers.get("allow")
         if header is not None:
             st = st or self.endpoints.setdefault(key, _AllowState)
             st.allow = _Advertised(obs, header, _methods(header))
@@ -124,7 +124,7 @@ class CorsMethods:
         view = obs.view
         method = view.method
         key = (view.authority, obs.template)
-        request, response = view.request.headers, view.response.headers
+        request, response = view.request_headers, view.response_headers
         if method == "OPTIONS":
             requested = request.get("access-control-request-method")
             # A preflight the browser can use: answered 2xx and granting the origin.

@@ -66,7 +66,7 @@ class PutCreation:
         return hits
 
     def _created_at_location(self, obs: Observation) -> None:
-        location = obs.view.response.headers.get("location")
+        location = obs.view.response_headers.get("location")
         if not location:
             return
         try:

@@ -97,7 +97,7 @@ class ErrorFormats:
         status = view.status
         if view.method == "HEAD" or not (is_success(status) or status >= 400) or status == 204:
             return []
-        media_type = view.response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        media_type = (view.response_headers.get("content-type") or "").split(";", 1)[0].strip().lower()
         fam = family(media_type)
         if fam is None:
             return []
@@ -107,7 +107,7 @@ class ErrorFormats:
         except Undecidable:
             return []
         error = status >= 400
-        if error and fam in _accepted_families(view.request.headers.get("accept", "")):
+        if error and fam in _accepted_families(view.request_headers.get("accept", "") or ""):
             # Asked for this format by name (a browser navigating asks for HTML): negotiation at work.
             return []
         host = self.hosts.setdefault(view.authority, _HostFormats)

@@ -234,7 +234,7 @@ class ResourceLifecycle:
             self._announce(obs)
 
     def _announce(self, obs: Observation) -> None:
-        location = obs.view.response.headers.get("location")
+        location = obs.view.response_headers.get("location")
         if not location:
             return
         try:

@@ -129,7 +129,7 @@ class AllowedMethods:
             st = st or self.endpoints.setdefault(key, _EndpointMethods)
             if method not in st.succeeded and len(st.succeeded) < _METHOD_LIMIT:
                 st.succeeded[method] = obs.seen
-        header = view.response.headers.get("allow")
+        header = view.response_headers.get("allow")
         if header is not None:
             st = st or self.endpoints.setdefault(key, _EndpointMethods)
             allowed = frozenset(t.strip().upper() for t in header.split(",") if t.strip())

@@ -67,7 +67,7 @@ class _Representation:
 
 
 def _vary_key(obs: Observation, names: tuple[str, ...]) -> int:
-    headers = obs.view.request.headers
+    headers = obs.view.request_headers
     return hash(tuple(headers.get(n, "") for n in names))
 
 
@@ -83,7 +83,7 @@ class Validators:
             return []
         query = view.request.path.partition("?")[2]
         key = (obs.seen[0], view.authority, state_path(view.path), hash(query))
-        headers = view.request.headers
+        headers = view.request_headers
         hits: list[Hit] = []
         if view.status in (200, 304) and ("if-none-match" in headers or "if-modified-since" in headers):
             st = self.urls.get(key)
@@ -105,7 +105,7 @@ class Validators:
 
     def _check(self, obs: Observation, st: _Representation, hits: list[Hit]) -> None:
         view = obs.view
-        request, response = view.request.headers, view.response.headers
+        request, response = view.request_headers, view.response_headers
         inm = request.get("if-none-match")
         names_it = inm is not None and st.etag is not None and st.etag in _tags(inm)
         if inm is None and st.last_modified is not None:
@@ -180,7 +180,7 @@ class Validators:
 
     def _remember(self, obs: Observation, key: tuple[str, str, str, int]) -> None:
         view = obs.view
-        response = view.response.headers
+        response = view.response_headers
         etag, last_modified = response.get("etag"), response.get("last-modified")
         vary = response.get("vary", "")
         if (etag is None and last_modified is None) or "*" in vary:
