@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 import re2
 
-from .flowview import HAR_BODY_KEY, MITMPROXY_DECODES_HAR, FlowView, Undecidable
+from .flowview import HAR_BODY_KEY, MITMPROXY_DECODES_HAR, FlowView, HeaderMap, Undecidable
 from .statuscodes import REGISTERED
 from .syntax import DETECTORS, GRAMMARS, has_challenge, json_valid, non_empty, parse_content_range
 from .yamlsource import LineDict, LineList, PolicyError
@@ -29,6 +29,27 @@ def _always(_: FlowView) -> bool:
 
 ALWAYS: Predicate = _always
 
+# Predicates that read only the status and the method: the engine decides them once per
+# (status, method) instead of once per flow.
+_STATIC_ATTR = "statuslint_static"
+
+
+def static(pred: Predicate) -> Predicate:
+    """Mark ``pred`` as reading nothing of a flow but its status and method."""
+    setattr(pred, _STATIC_ATTR, True)
+    return pred
+
+
+def is_static(pred: Predicate) -> bool:
+    return getattr(pred, _STATIC_ATTR, False)
+
+
+def _static_if_all(preds: list[Predicate], pred: Predicate) -> Predicate:
+    return static(pred) if all(is_static(p) for p in preds) else pred
+
+
+static(ALWAYS)
+
 
 @dataclass(frozen=True)
 class StatusSet:
@@ -36,7 +57,14 @@ class StatusSet:
 
     ranges: tuple[tuple[int, int], ...]
 
+    def __post_init__(self) -> None:
+        # Codes up to STATUS_MAX answer from a set; only others walk the ranges.
+        small = frozenset(c for lo, hi in self.ranges for c in range(max(lo, 0), min(hi, STATUS_MAX) + 1))
+        object.__setattr__(self, "_small", small)
+
     def __contains__(self, code: int) -> bool:
+        if 0 <= code <= STATUS_MAX:
+            return code in self._small  # type: ignore[attr-defined]
         return any(lo <= code <= hi for lo, hi in self.ranges)
 
 
@@ -240,7 +268,7 @@ class ConditionCompiler:
         preds = [self._predicate(key, value, node.line_of(key)) for key, value in node.items()]
         if len(preds) == 1:
             return preds[0]
-        return lambda v: _all(preds, v)
+        return _static_if_all(preds, lambda v: _all(preds, v))
 
     # Predicates --------------------------------------------------------------------
 
@@ -252,15 +280,15 @@ class ConditionCompiler:
 
     def _p_method(self, value: Any, line: int) -> Predicate:
         methods = self.methods(value, line)
-        return lambda v: v.method in methods
+        return static(lambda v: v.method in methods)
 
     def _p_status(self, value: Any, line: int) -> Predicate:
         codes = self.statuses(value, line)
-        return lambda v: v.status in codes
+        return static(lambda v: v.status in codes)
 
     def _p_status_registered(self, value: Any, line: int) -> Predicate:
         want = self._bool(value, line, "status_registered")
-        return lambda v: (v.status in REGISTERED) is want
+        return static(lambda v: (v.status in REGISTERED) is want)
 
     def _p_host(self, value: Any, line: int) -> Predicate:
         globs = self.globs(value, line, "host", ignore_case=True)
@@ -271,14 +299,10 @@ class ConditionCompiler:
         return lambda v: any(g.match(v.path) for g in globs)
 
     def _p_request_header(self, value: Any, line: int) -> Predicate:
-        return self._headers(
-            value, line, "request_header", lambda v: v.request_headers, lambda v: v.request_header_names
-        )
+        return self._headers(value, line, "request_header", _request_headers)
 
     def _p_response_header(self, value: Any, line: int) -> Predicate:
-        return self._headers(
-            value, line, "response_header", lambda v: v.response_headers, lambda v: v.response_header_names
-        )
+        return self._headers(value, line, "response_header", _response_headers)
 
     def _p_request_body(self, value: Any, line: int) -> Predicate:
         want = self._presence(value, line, "request_body", ("empty", "present"))
@@ -358,15 +382,15 @@ class ConditionCompiler:
 
     def _p_all(self, value: Any, line: int) -> Predicate:
         preds = self._list_of_conditions(value, line, "all")
-        return lambda v: _all(preds, v)
+        return _static_if_all(preds, lambda v: _all(preds, v))
 
     def _p_any(self, value: Any, line: int) -> Predicate:
         preds = self._list_of_conditions(value, line, "any")
-        return lambda v: _any(preds, v)
+        return _static_if_all(preds, lambda v: _any(preds, v))
 
     def _p_not(self, value: Any, line: int) -> Predicate:
         pred = self.compile(value, line)
-        return lambda v: not pred(v)
+        return _static_if_all([pred], lambda v: not pred(v))
 
     # Value parsers, also used for scopes -------------------------------------------
 
@@ -413,40 +437,25 @@ class ConditionCompiler:
 
     # Helpers -----------------------------------------------------------------------
 
-    def _headers(
-        self,
-        value: Any,
-        line: int,
-        what: str,
-        headers_of: Callable[[FlowView], Any],
-        names_of: Callable[[FlowView], frozenset[str]] | None = None,
-    ) -> Predicate:
+    def _headers(self, value: Any, line: int, what: str, headers_of: Callable[[FlowView], HeaderMap]) -> Predicate:
         if not isinstance(value, LineDict) or not value:
             raise self.error(line, f"'{what}' takes a mapping of header name to a test, e.g. {{Location: present}}")
         tests = []
         for name, test in value.items():
             if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
                 raise self.error(value.line_of(name), f"'{name}' is not a valid header name")
-            tests.append(self._header_test(name, test, value.line_of(name), headers_of, names_of))
+            tests.append(self._header_test(name, test, value.line_of(name), headers_of))
+        if len(tests) == 1:
+            return tests[0]
         return lambda v: all(t(v) for t in tests)
 
-    def _header_test(
-        self,
-        name: str,
-        test: Any,
-        line: int,
-        headers_of: Callable[[FlowView], Any],
-        names_of: Callable[[FlowView], frozenset[str]] | None = None,
-    ) -> Predicate:
-        if names_of is not None and test in ("present", "absent"):
-            # Many rules test presence on every flow: one set of names per flow is cheaper
-            # than a header lookup per rule.
-            lname, want = name.lower(), test == "present"
-            return lambda v: (lname in names_of(v)) is want
+    def _header_test(self, name: str, test: Any, line: int, headers_of: Callable[[FlowView], HeaderMap]) -> Predicate:
+        # Header names are tokens (checked above), so lower() folds them as Headers does.
+        lname = name.lower()
         if test == "present":
-            return lambda v: name in headers_of(v)
+            return lambda v: lname in headers_of(v).by_name
         if test == "absent":
-            return lambda v: name not in headers_of(v)
+            return lambda v: lname not in headers_of(v).by_name
         usage = (
             f"header test for '{name}' must be present, absent, {{equals: S}}, {{matches: REGEX}}, {{has_token: S}}, "
             "{valid: GRAMMAR}, {challenge: SCHEME [PARAM[=VALUE]]} or {same_url_as: request}"
@@ -459,14 +468,17 @@ class ConditionCompiler:
 
         # Every value a test inspects is capped (limits.max_header_value): a header of
         # megabytes costs a length check, not a scan.
-        def values(v: FlowView) -> list[str]:
-            return capped(headers_of(v).get_all(name), f"header {name}", v.limits.max_header_value)
+        def values(v: FlowView) -> list[str] | tuple[()]:
+            found = headers_of(v).by_name.get(lname)
+            if not found:
+                return ()
+            return capped(found, f"header {name}", v.limits.max_header_value)
 
         if kind == "equals":
 
             def equals(v: FlowView) -> bool:
-                values(v)
-                return headers_of(v).get(name) == arg
+                found = values(v)
+                return bool(found) and ", ".join(found) == arg
 
             return equals
         if kind == "matches":
@@ -519,6 +531,14 @@ class ConditionCompiler:
         if value not in choices:
             raise self.error(line, f"'{what}' takes one of {', '.join(choices)}, not {value!r}")
         return value
+
+
+def _request_headers(view: FlowView) -> HeaderMap:
+    return view.request_headers
+
+
+def _response_headers(view: FlowView) -> HeaderMap:
+    return view.response_headers
 
 
 def _same_url(url: str, reference: str) -> bool:

@@ -57,7 +57,7 @@ class HeaderMap:
     repeated fields joined by ", "), indexed once per flow: ``Headers`` scans every
     field on every lookup, and a flow meets dozens of lookups."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("by_name",)
 
     def __init__(self, headers: http.Headers) -> None:
         values: dict[str, list[str]] = {}
@@ -69,7 +69,7 @@ class HeaderMap:
                 values[key] = [text]
             else:
                 seen.append(text)
-        self._values = values
+        self.by_name = values  # lower-cased name -> values
 
     @staticmethod
     def _key(name: str) -> str:
@@ -79,18 +79,18 @@ class HeaderMap:
         return name.encode("utf-8", "surrogateescape").lower().decode("utf-8", "surrogateescape")
 
     def get_all(self, name: str) -> list[str]:
-        return list(self._values.get(self._key(name), ()))
+        return list(self.by_name.get(self._key(name), ()))
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        values = self._values.get(self._key(name))
+        values = self.by_name.get(self._key(name))
         return ", ".join(values) if values else default
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._key(name) in self._values
+        return isinstance(name, str) and self._key(name) in self.by_name
 
     def names(self) -> frozenset[str]:
         """The header names, lower-cased."""
-        return frozenset(self._values)
+        return frozenset(self.by_name)
 
 
 class Undecidable(Exception):
@@ -239,16 +239,6 @@ class FlowView:
         if not raw or "content-encoding" not in self.request_headers:
             return bool(raw)
         return bool(self.request_content)
-
-    @once
-    def response_header_names(self) -> frozenset[str]:
-        """The response's header names, lower-cased."""
-        return self.response_headers.names()
-
-    @once
-    def request_header_names(self) -> frozenset[str]:
-        """The request's header names, lower-cased."""
-        return self.request_headers.names()
 
     @once
     def content_type(self) -> str | None:

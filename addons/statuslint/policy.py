@@ -107,6 +107,9 @@ class Rule:
     check: str | None = None
     # ``messages``: (condition, message) pairs tried in order before ``message``.
     message_cases: tuple[tuple[Predicate, str], ...] = ()
+    # Headers ``when`` requires present, as ("request"|"response", lower-cased name):
+    # the engine leaves the rule out of a flow without one, unasked.
+    needs_headers: frozenset[tuple[str, str]] = frozenset()
 
     @cached_property
     def looks_at(self) -> LooksAt:
@@ -440,7 +443,27 @@ def _rule(node: Any, line: int, compiler: ConditionCompiler, source: str) -> Rul
         exclude_paths=exclude,
         check=check,
         message_cases=message_cases,
+        needs_headers=_needed_headers(when),
     )
+
+
+# Header tests that fail on an absent header (``valid`` holds there: nothing to parse).
+_FAIL_WHEN_ABSENT = frozenset({"equals", "matches", "has_token", "challenge", "same_url_as"})
+
+
+def _needed_headers(when: Any) -> frozenset[tuple[str, str]]:
+    """The headers a ``when`` cannot hold without, from its top-level conjuncts."""
+    needed = set()
+    if isinstance(when, dict):
+        for side in ("request", "response"):
+            tests = when.get(f"{side}_header")
+            if isinstance(tests, dict):
+                needed.update((side, name.lower()) for name, test in tests.items() if _needs_header(test))
+    return frozenset(needed)
+
+
+def _needs_header(test: Any) -> bool:
+    return test == "present" or (isinstance(test, dict) and len(test) == 1 and set(test) <= _FAIL_WHEN_ABSENT)
 
 
 def _message_cases(
