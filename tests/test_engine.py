@@ -17,6 +17,7 @@ from statuslint.engine import Engine
 from statuslint.flowview import FlowView, Undecidable
 from statuslint.policy import load_policy
 from statuslint.readers import InputError, read_flows, sniff_har
+from statuslint.urls import authority
 
 RECORDINGS = sorted((ROOT / "recordings").rglob("*.flows")) + sorted((ROOT / "recordings").rglob("*.har"))
 CORPUS_HARS = sorted((CORPUS / "har").glob("*.har")) if (CORPUS / "har").is_dir() else []
@@ -91,3 +92,34 @@ def test_static_rules_and_header_gates_are_used() -> None:
     f.response.headers["ETag"] = "nope"
     view = FlowView(f)
     assert "malformed-etag" in {rule.id for rule, _ in engine.violations(view)}
+
+
+@pytest.mark.parametrize("path", RECORDINGS + CORPUS_HARS, ids=lambda p: p.name)
+def test_authority_is_what_the_url_says(path: Path) -> None:
+    for view in views_of(path):
+        assert view.authority == (authority(view.url) or view.host)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "host", "port", "expected"),
+    [
+        ("http", "API.Example.test", 80, "api.example.test"),
+        ("https", "api.example.test", 443, "api.example.test"),
+        ("https", "api.example.test", 80, "api.example.test:80"),
+        ("http", "127.0.0.1", 443, "127.0.0.1:443"),
+        ("HTTP", "h", 80, "h"),
+    ],
+)
+def test_authority_edges(scheme: str, host: str, port: int, expected: str) -> None:
+    f = tflow.tflow(resp=True)
+    f.request.scheme, f.request.host, f.request.port = scheme, host, port
+    view = FlowView(f)
+    assert view.authority == expected == (authority(view.url) or view.host)
+
+
+@pytest.mark.parametrize("host", ["::1", "fe80::1", "a@b", ""])
+def test_authority_of_odd_hosts_is_the_urls(host: str) -> None:
+    f = tflow.tflow(resp=True)
+    f.request.host, f.request.port = host, 8080
+    view = FlowView(f)
+    assert view.authority == (authority(view.url) or view.host)

@@ -267,7 +267,7 @@ class Auditor:
     def _with_exchange(self, found: list[Finding], view: FlowView, seen: tuple) -> list[Finding]:
         """The findings about this flow with its exchange: captured once, only for a flow
         with findings, and only while the findings list has room for them."""
-        if self.limits.max_findings and len(self.findings) >= self.limits.max_findings:
+        if self.limits.max_findings and len(self.kept) >= self.limits.max_findings:
             return found
         mine = [x.flow is not None and (x.flow.source, x.flow.index) == seen[:2] for x in found]
         if not any(mine):

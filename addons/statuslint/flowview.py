@@ -23,6 +23,7 @@ HAR_BODY_KEY = "statuslint.har_body"
 # mitmproxy 12's HAR import decodes each body and rewrites the framing headers.
 MITMPROXY_DECODES_HAR = int(mitmproxy_version.VERSION.split(".")[0]) >= 12
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Request headers that say who is calling (compared, never stored or shown).
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
 
@@ -51,6 +52,11 @@ class once(Generic[T]):
         return value
 
 
+# Header name -> its lookup key, for the names asked for.
+_KEYS: dict[str, str] = {}
+_KEYS_LIMIT = 1024
+
+
 class HeaderMap:
     """A message's headers as mitmproxy's ``Headers`` answers ``get``, ``get_all`` and
     ``in`` (case-insensitive names, values decoded as UTF-8 with surrogate escapes,
@@ -73,10 +79,16 @@ class HeaderMap:
 
     @staticmethod
     def _key(name: str) -> str:
-        # bytes.lower() folds ASCII only, as Headers does: so must a non-ASCII name here.
-        if name.isascii():
-            return name.lower()
-        return name.encode("utf-8", "surrogateescape").lower().decode("utf-8", "surrogateescape")
+        key = _KEYS.get(name)
+        if key is None:
+            # bytes.lower() folds ASCII only, as Headers does: so must a non-ASCII name here.
+            if name.isascii():
+                key = name.lower()
+            else:
+                key = name.encode("utf-8", "surrogateescape").lower().decode("utf-8", "surrogateescape")
+            if len(_KEYS) < _KEYS_LIMIT:  # the names statuslint asks for: a few dozen
+                _KEYS[name] = key
+        return key
 
     def get_all(self, name: str) -> list[str]:
         return list(self.by_name.get(self._key(name), ()))
@@ -177,15 +189,22 @@ class FlowView:
     @once
     def authority(self) -> str:
         """``host[:port]`` of the server the request was sent to (the port only when not
-        the default): what endpoints and cross-flow state are keyed by."""
-        return authority(self.url) or self.host
+        the default): what endpoints and cross-flow state are keyed by. What
+        ``urls.authority`` makes of ``url``, without parsing the URL mitmproxy built."""
+        request = self.request
+        host = self.host
+        if not host or request.first_line_format == "authority" or any(c in host for c in ":@/[]"):
+            # IPv6 and odd hosts: as the URL spells them (mitmproxy versions differ there).
+            return authority(self.url) or host
+        port = request.port
+        return host if _DEFAULT_PORTS.get(request.scheme.lower()) == port else f"{host}:{port}"
 
     @once
     def caller(self) -> int:
         """Who asked, as a number: the credentials a request carried. Two requests with
         different credentials may rightly see different answers for one URL."""
-        headers = self.request_headers
-        parts = [headers.get(name, "") for name in _CREDENTIAL_HEADERS]
+        headers = self.request_headers.by_name
+        parts = [", ".join(headers.get(name, ())) for name in _CREDENTIAL_HEADERS]
         parts.append("cookie" if "cookie" in headers else "")
         # A digest, not hash(): the same input must give the same report under any hash seed.
         digest = hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogateescape"), digest_size=8).digest()
