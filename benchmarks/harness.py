@@ -75,6 +75,7 @@ class Result:
     ratio: float | None
     detail: str
     met: bool | None  # None: not measured (skipped, or nothing to measure yet)
+    unit: str = "x"  # "x" for a ratio; the engine's own figure is in µs per flow
 
 
 @dataclass
@@ -121,13 +122,13 @@ def interleaved(a: Sequence[str], b: Sequence[str], repeat: int) -> tuple[float,
     return statistics.median(times_a), statistics.median(times_b)
 
 
-def record(ctx: Context, name: str, target: str, ratio: float | None, detail: str) -> None:
+def record(ctx: Context, name: str, target: str, ratio: float | None, detail: str, unit: str = "x") -> None:
     met = None
     if ratio is not None:
         op, value = target.split()
         met = ratio <= float(value) if op == "<=" else ratio >= float(value)
-    ctx.results.append(Result(name, target, ratio, detail, met))
-    shown = "-" if ratio is None else f"{ratio:.2f}x"
+    ctx.results.append(Result(name, target, ratio, detail, met, unit))
+    shown = "-" if ratio is None else f"{ratio:.2f}{unit}"
     print(f"{name}: {shown} (target {target}) {detail}", flush=True)
 
 
@@ -215,6 +216,27 @@ def fig_jobs(ctx: Context) -> None:
     base = [STATUSLINT, "audit", a, b, "-q", "--fail-on", "none", "--no-progress"]
     t1, t2 = interleaved([*base, "--jobs", "1"], [*base, "--jobs", "2"], ctx.sizes.repeat)
     record(ctx, name, target, t1 / t2, f"two {ctx.sizes.flows}-flow inputs: --jobs 1 {t1:.2f}s, --jobs 2 {t2:.2f}s")
+
+
+def fig_engine(ctx: Context) -> None:
+    """The engine alone, in process (benchmarks/bench_engine.py): µs per flow with the
+    default policy, and the ratio with 100 extra custom rules. The one figure that is not
+    a ratio of two commands: the issue sets it in µs."""
+    data = str(workloads.flow_file(ctx.workdir, ctx.sizes.flows))
+    repeat = max(3, ctx.sizes.repeat * 2 + 1)
+    flows = str(min(ctx.sizes.flows, 5000))
+    out = subprocess.run(
+        [sys.executable, str(HERE / "bench_engine.py"), data, "--flows", flows, "--repeat", str(repeat)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1800,
+    ).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    detail = f"{got['flows']} flows, median of {repeat} interleaved runs: default policy {got['default']:.1f} µs/flow"
+    record(ctx, "engine alone, default policy (µs per flow)", "<= 20", got["default"], detail, unit=" µs")
+    detail = f"default {got['default']:.1f} µs/flow, with 100 extra custom rules {got['extra']:.1f} µs/flow"
+    record(ctx, "engine with 100 extra custom rules / default policy", "<= 2.00", got["extra"] / got["default"], detail)
 
 
 def fig_rss(ctx: Context) -> None:
@@ -322,6 +344,7 @@ FIGURES: dict[str, Callable[[Context], None]] = {
     "httpolice": fig_httpolice,
     "har": fig_har_vs_json,
     "jobs": fig_jobs,
+    "engine": fig_engine,
     "rss": fig_rss,
 }
 
@@ -371,11 +394,10 @@ def machine() -> str:
 def write_results(ctx: Context, path: Path, command: str, prof: str | None) -> None:
     rows = []
     for r in ctx.results:
-        shown = "-" if r.ratio is None else f"{r.ratio:.2f}x"
+        shown = "-" if r.ratio is None else f"{r.ratio:.2f}{r.unit}"
         verdict = {True: "met", False: "**missed**", None: "not measured"}[r.met]
-        rows.append(
-            f"| {r.name} | {shown} | {r.target.replace('<=', '≤').replace('>=', '≥')}x | {verdict} | {r.detail} |"
-        )
+        target = r.target.replace("<=", "≤").replace(">=", "≥")
+        rows.append(f"| {r.name} | {shown} | {target}{r.unit} | {verdict} | {r.detail} |")
     text = [
         "# Benchmark results",
         "",
@@ -391,7 +413,17 @@ def write_results(ctx: Context, path: Path, command: str, prof: str | None) -> N
         *rows,
     ]
     if prof:
-        text += ["", "## Profile of the audit engine (cProfile, own time)", "", "```", prof, "```"]
+        text += ["", "## Profile of the audit engine now (cProfile, own time)", "", "```", prof, "```"]
+    before = HERE / "profile-before.txt"
+    if before.exists():
+        text += [
+            "",
+            "## The same profile before the optimisations (commit e15acf4, 20000 flows)",
+            "",
+            "```",
+            before.read_text(encoding="utf-8").rstrip(),
+            "```",
+        ]
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from mitmproxy import http
 from mitmproxy import io as mio
+from mitmproxy.io import tnetstring
 from mitmproxy.test import tflow
 
 from helpers import CORPUS, ROOT
@@ -112,3 +113,25 @@ def test_audit_reader_names_the_flow_where_a_file_is_cut() -> None:
         for index, _f in read_indexed(cut, har=False, for_audit=True):
             got.append(index)
     assert got == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("part", "field", "value"),
+    [
+        ("request", "port", "443"),
+        ("request", "host", b"example.com"),
+        ("request", "method", "GET"),
+        ("request", "headers", [[b"a", "b"]]),
+        ("request", "timestamp_start", None),
+        ("response", "status_code", "200"),
+        ("response", "reason", None),
+        ("response", "content", "text"),
+        ("response", "trailers", "x"),
+        ("response", "extra", 1),
+    ],
+)
+def test_ill_typed_fields_are_read_or_refused_as_flowreader_does(part: str, field: str, value: object) -> None:
+    state = tflow.tflow(resp=True).get_state()
+    state[part][field] = value
+    data = written(tflow.tflow(resp=True)) + tnetstring.dumps(state) + written(tflow.tflow(resp=True))
+    assert fast_states(data) == mitmproxy_states(data)

@@ -102,6 +102,14 @@ def parse_status(spec: Any) -> tuple[int, int] | None:
     return (n, n)
 
 
+def one_of(globs: tuple[re.Pattern[str], ...]) -> Callable[[str], re.Match[str] | None]:
+    """The ``match`` of a single regex matching what any of the compiled globs matches:
+    one call per flow however many globs a predicate lists."""
+    if len(globs) == 1:
+        return globs[0].match
+    return re.compile("|".join(f"(?:{g.pattern})" for g in globs), globs[0].flags).match
+
+
 def compile_glob(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
     """A shell-style glob (``*``, ``?``, ``[...]``) as a compiled, anchored regex."""
     return re.compile(fnmatch.translate(pattern), re.IGNORECASE if ignore_case else 0)
@@ -291,12 +299,12 @@ class ConditionCompiler:
         return static(lambda v: (v.status in REGISTERED) is want)
 
     def _p_host(self, value: Any, line: int) -> Predicate:
-        globs = self.globs(value, line, "host", ignore_case=True)
-        return lambda v: any(g.match(v.host) for g in globs)
+        match = one_of(self.globs(value, line, "host", ignore_case=True))
+        return lambda v: match(v.host) is not None
 
     def _p_path(self, value: Any, line: int) -> Predicate:
-        globs = self.globs(value, line, "path", ignore_case=False)
-        return lambda v: any(g.match(v.path) for g in globs)
+        match = one_of(self.globs(value, line, "path", ignore_case=False))
+        return lambda v: match(v.path) is not None
 
     def _p_request_header(self, value: Any, line: int) -> Predicate:
         return self._headers(value, line, "request_header", _request_headers)
@@ -344,8 +352,8 @@ class ConditionCompiler:
         return pred
 
     def _p_content_type(self, value: Any, line: int) -> Predicate:
-        globs = self.globs(value, line, "content_type", ignore_case=True)
-        return lambda v: v.content_type is not None and any(g.match(v.content_type) for g in globs)
+        match = one_of(self.globs(value, line, "content_type", ignore_case=True))
+        return lambda v: v.content_type is not None and match(v.content_type) is not None
 
     def _p_accept_satisfied(self, value: Any, line: int) -> Predicate:
         want = self._bool(value, line, "accept_satisfied")

@@ -5,8 +5,8 @@ each flow's client and server connections through type-checked setters: together
 cost more than the whole audit of the flow. An audit reads neither connection (the rules
 look at the request, the response and what the flow records of them), so here the
 records are parsed by one tight function, the connection records are stepped over by
-their length prefixes, and the flow is built from the rest by mitmproxy's own
-``from_state`` of each part. Every flow shares one placeholder client and server:
+their length prefixes, and the flow is built from the rest as mitmproxy's own
+``from_state`` builds it, with the same type checks done directly. Every flow shares one placeholder client and server:
 flows read here are for auditing, not for replaying or re-saving.
 
 Anything this reader does not handle itself (an older flow format version, which
@@ -16,10 +16,14 @@ that record on, so what is read and every error message are mitmproxy's.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from mitmproxy import connection, flow, http, io, version
+
+M = TypeVar("M", http.Request, http.Response)
 
 # Connection records an audit never reads.
 _SKIPPED = frozenset({"client_conn", "server_conn"})
@@ -109,12 +113,59 @@ class _Placeholders:
     server = connection.Server(address=None)
 
 
+# Per message field: (the types its state may have, whether None is one, whether it is
+# headers), from mitmproxy's own dataclasses, so what is accepted is what their
+# type check accepts.
+_Spec = dict[str, tuple[tuple[type, ...], bool, bool]]
+
+
+def _spec(data_cls: type) -> _Spec:
+    spec: _Spec = {}
+    hints = typing.get_type_hints(data_cls)  # annotations may be strings
+    for field in dataclasses.fields(data_cls):
+        args = typing.get_args(hints[field.name]) or (hints[field.name],)
+        types = tuple(t for t in args if t is not type(None))
+        if float in types:
+            types += (int,)  # mitmproxy's check takes an int for a float
+        is_headers = http.Headers in types
+        spec[field.name] = ((list, tuple) if is_headers else types, type(None) in args, is_headers)
+    return spec
+
+
+_REQUEST = _spec(http.RequestData)
+_RESPONSE = _spec(http.ResponseData)
+
+
+def _message(message_cls: type[M], data_cls: type, spec: _Spec, state: Any) -> M:
+    """What ``message_cls.from_state(state)`` makes of a state its type check accepts,
+    without running that check field by field through ``typing`` (it costs more than
+    the whole audit of a flow); anything else is ``_Unhandled``."""
+    if not isinstance(state, dict) or state.keys() != spec.keys():
+        raise _Unhandled
+    values = {}
+    for name, (types, nullable, is_headers) in spec.items():
+        value = state[name]
+        if value is None:
+            if not nullable:
+                raise _Unhandled
+        elif not isinstance(value, types):
+            raise _Unhandled
+        elif is_headers:
+            value = http.Headers.from_state(value)
+        values[name] = value
+    data = object.__new__(data_cls)
+    data.__dict__.update(values)
+    message = object.__new__(message_cls)
+    message.data = data
+    return message
+
+
 def _http_flow(state: dict[str, Any]) -> http.HTTPFlow:
     """The flow as ``HTTPFlow.set_state`` would make it, connections aside."""
     f = http.HTTPFlow(_Placeholders.client, _Placeholders.server)
-    f.request = http.Request.from_state(state["request"])
+    f.request = _message(http.Request, http.RequestData, _REQUEST, state["request"])
     response = state["response"]
-    f.response = http.Response.from_state(response) if response else None
+    f.response = _message(http.Response, http.ResponseData, _RESPONSE, response) if response else None
     websocket = state["websocket"]
     f.websocket = http.WebSocketData.from_state(websocket) if websocket else None
     f.id = state["id"]
