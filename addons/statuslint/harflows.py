@@ -1,0 +1,268 @@
+"""HAR entry -> ``HTTPFlow``, the flow mitmproxy's own ``request_to_flow`` builds, built
+several times faster.
+
+mitmproxy's conversion goes through ``Request.make``: a type-checked dataclass per
+message, URL parsing through urllib and IDNA, and setters that rewrite the Host and
+Content-Length headers one by one. Most of an audit's HAR time went there. Here the
+same objects, with the same attribute values, are assembled directly for the entries
+that take the plain path (no Content-Encoding, an ``http(s)`` URL of the common shape,
+text that encodes in its charset): mitmproxy's own helpers (``encoding.encode``,
+``infer_content_encoding``, ``Headers``) do the parts whose result differs between
+mitmproxy versions, so the flow matches the installed version's import (mitmproxy 12
+decodes bodies and writes a Content-Length; 11 does not). Every other entry, and every
+entry the plain path fails on, goes through ``request_to_flow`` itself: its result and
+its error are then mitmproxy's. tests/test_harflows.py holds the two paths equal, field
+by field, on every entry of the shared HAR corpus and on hand-made edge cases.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+from datetime import datetime
+from typing import Any
+
+from mitmproxy import connection, http
+from mitmproxy.io.har import request_to_flow
+from mitmproxy.net import encoding
+from mitmproxy.net.http.headers import infer_content_encoding
+from mitmproxy.net.http.url import hostport
+
+from .flowview import MITMPROXY_DECODES_HAR
+
+# An http(s) URL whose parsing by mitmproxy's url.parse is known without urllib: a
+# lower-case ASCII host name of non-empty labels, a decimal port, and a target without
+# ';' (path parameters), '#', whitespace or control characters. Everything else
+# (IPv6, user info, upper case, IDNA, ...) goes through mitmproxy.
+_PLAIN_URL = re.compile(
+    r"(https?)://([a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*)(?::([0-9]{1,5}))?((?:[/?][!-\"$-:<-~]*)?)"
+)
+
+_VERSIONS = {"http/2.0": b"HTTP/2", "HTTP/2": b"HTTP/2", "HTTP/3": b"HTTP/3"}
+
+
+class _NotPlain(Exception):
+    """The entry needs mitmproxy's own conversion."""
+
+
+def _data_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+# The message data is filled in without its type-checking __init__: only where the
+# installed mitmproxy has exactly the fields written below.
+_DIRECT = _data_fields(http.RequestData) == (
+    "http_version",
+    "headers",
+    "content",
+    "trailers",
+    "timestamp_start",
+    "timestamp_end",
+    "host",
+    "port",
+    "method",
+    "scheme",
+    "authority",
+    "path",
+) and _data_fields(http.ResponseData) == (
+    "http_version",
+    "headers",
+    "content",
+    "trailers",
+    "timestamp_start",
+    "timestamp_end",
+    "status_code",
+    "reason",
+)
+
+
+def _template(cls: type, **kwargs: Any) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """A connection's attributes as its dataclass defaults make them, and the fields whose
+    default is made per instance (the id, a timestamp): copied, then those made anew."""
+    made = cls(**kwargs)
+    factories = tuple(
+        (f.name, f.default_factory)
+        for f in dataclasses.fields(cls)
+        if f.default_factory is not dataclasses.MISSING and f.name not in kwargs
+    )
+    return dict(vars(made)), factories
+
+
+_CLIENT, _CLIENT_FACTORIES = _template(
+    connection.Client, peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0), timestamp_start=0.0
+)
+_SERVER, _SERVER_FACTORIES = _template(connection.Server, address=None)
+
+
+def _connection(cls: type, template: dict[str, Any], factories: tuple[tuple[str, Any], ...], **values: Any) -> Any:
+    conn = cls.__new__(cls)
+    state = conn.__dict__
+    state.update(template)
+    for name, factory in factories:
+        state[name] = factory()
+    state.update(values)
+    return conn
+
+
+def har_flow(entry: Any) -> http.HTTPFlow:
+    """The flow of one HAR entry, as ``mitmproxy.io.har.request_to_flow`` makes it;
+    raises what it raises for an entry it cannot convert."""
+    if _DIRECT and type(entry) is dict:
+        try:
+            return _plain_flow(entry)
+        except Exception:
+            # Not the plain path, or an entry mitmproxy rejects too: its own conversion
+            # decides, and names the reason.
+            pass
+    return request_to_flow(entry)
+
+
+def _headers(values: Any) -> http.Headers:
+    fields = []
+    for h in values:
+        if type(h) is not dict:
+            raise _NotPlain("header as a list")
+        fields.append((h["name"].encode(), h["value"].encode()))
+    return http.Headers(fields)
+
+
+def _parse_url(url: Any) -> tuple[str, str, int, bytes]:
+    """(scheme, host, port, path) as mitmproxy's url.parse and Request's setters make
+    them, for URLs of the plain shape."""
+    m = _PLAIN_URL.fullmatch(url) if type(url) is str else None
+    if m is None:
+        raise _NotPlain("url")
+    scheme, host, port_text, target = m.groups()
+    if len(host) > 253 or "xn--" in host:
+        raise _NotPlain("host")
+    port = int(port_text) if port_text else 0
+    if port > 65535:
+        raise _NotPlain("port")
+    if not port:
+        port = 443 if scheme == "https" else 80
+    # urlunparse drops an empty query ("?" at the end) and Python versions differ on a
+    # path that starts with "//".
+    if target.startswith("//") or (target.endswith("?") and target.find("?") == len(target) - 1):
+        raise _NotPlain("target")
+    if not target.startswith("/"):
+        target = "/" + target
+    return scheme, host, port, target.encode("ascii")
+
+
+def _set_content(headers: http.Headers, raw: bytes) -> None:
+    """``Message.set_content`` for a message without Content-Encoding."""
+    if "transfer-encoding" not in headers:
+        headers["content-length"] = str(len(raw))
+
+
+def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
+    # Each step is request_to_flow's, in its order; what only mitmproxy can decide
+    # raises _NotPlain.
+    timestamp_start = datetime.fromisoformat(entry["startedDateTime"].replace("Z", "+00:00")).timestamp()
+    timestamp_end = timestamp_start + entry["time"] / 1000.0
+    request_json = entry["request"]
+    response_json = entry["response"]
+    method = request_json["method"]
+    url = request_json["url"]
+    server_address = entry.get("serverIPAddress")
+    request_headers = _headers(request_json["headers"])
+    http_version_req = request_json["httpVersion"]
+    http_version_resp = response_json["httpVersion"]
+    port = 80 if url.startswith("http://") else 443
+
+    client_conn = _connection(
+        connection.Client,
+        _CLIENT,
+        _CLIENT_FACTORIES,
+        timestamp_start=timestamp_start,
+        timestamp_end=timestamp_end,
+    )
+    server_conn = _connection(
+        connection.Server,
+        _SERVER,
+        _SERVER_FACTORIES,
+        address=(server_address, port) if server_address else None,
+    )
+    flow = http.HTTPFlow(client_conn, server_conn)
+
+    request_content = request_json["postData"]["text"] if "postData" in request_json else ""
+    if type(request_content) is not str:
+        raise _NotPlain("request body")
+
+    # Request.make: the method, then the URL's parts through the setters (which rewrite
+    # a Host header), then the text through set_text and set_content.
+    method_bytes = method.encode("utf-8", "surrogateescape")
+    scheme, host, url_port, path = _parse_url(url)
+    if "Host" in request_headers:
+        request_headers["Host"] = hostport(scheme, host, url_port)
+    if request_headers.get("content-encoding"):
+        raise _NotPlain("request content-encoding")
+    request_raw = encoding.encode(request_content, infer_content_encoding(request_headers.get("content-type", "")))
+    if type(request_raw) is not bytes:
+        raise _NotPlain("request charset")
+    _set_content(request_headers, request_raw)
+
+    response_code = response_json["status"]
+    content_json = response_json["content"]
+    response_content = content_json.get("text", "")
+    content_encoding = content_json.get("encoding", None)
+    response_headers = _headers(response_json["headers"])
+    if type(response_code) is not int or type(response_content) is not str:
+        raise _NotPlain("status or body")
+    if response_headers.get("content-encoding"):
+        raise _NotPlain("response content-encoding")
+    if content_encoding == "base64":
+        response_raw = base64.b64decode(response_content)
+    else:
+        try:
+            response_raw = encoding.encode(
+                response_content,
+                content_encoding or infer_content_encoding(response_headers.get("content-type", "")),
+            )
+        except ValueError:
+            response_raw = response_content.encode("utf-8", errors="surrogateescape")
+    if type(response_raw) is not bytes:
+        raise _NotPlain("response charset")
+
+    if MITMPROXY_DECODES_HAR:
+        # Message.decode on each message: an empty Content-Encoding goes, and a body's
+        # length is written.
+        if request_raw:
+            request_headers.pop("content-encoding", None)
+            _set_content(request_headers, request_raw)
+        if response_raw:
+            response_headers.pop("content-encoding", None)
+            _set_content(response_headers, response_raw)
+
+    request = http.Request.__new__(http.Request)
+    request.data = data = http.RequestData.__new__(http.RequestData)
+    vars(data).update(
+        http_version=_VERSIONS.get(http_version_req, b"HTTP/1.1") if type(http_version_req) is str else b"HTTP/1.1",
+        headers=request_headers,
+        content=request_raw,
+        trailers=None,
+        timestamp_start=timestamp_start,
+        timestamp_end=timestamp_end,
+        host=host,
+        port=url_port,
+        method=method_bytes,
+        scheme=scheme.encode(),
+        authority=b"",
+        path=path,
+    )
+    response = http.Response.__new__(http.Response)
+    response.data = data = http.ResponseData.__new__(http.ResponseData)
+    vars(data).update(
+        http_version=_VERSIONS.get(http_version_resp, b"HTTP/1.1") if type(http_version_resp) is str else b"HTTP/1.1",
+        headers=response_headers,
+        content=response_raw,
+        trailers=None,
+        timestamp_start=timestamp_start,
+        timestamp_end=timestamp_end,
+        status_code=response_code,
+        reason=http.status_codes.RESPONSES.get(response_code, "").encode(),
+    )
+    flow.request = request
+    flow.response = response
+    return flow
