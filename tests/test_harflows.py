@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mitmproxy import http
 from mitmproxy.io.har import request_to_flow
 
 from helpers import CORPUS, ROOT, needs_corpus
@@ -26,8 +25,6 @@ _RANDOM = {"id", "timestamp_created"}
 
 def fields(obj: Any) -> Any:
     """Everything an object holds, as comparable plain values (with their types)."""
-    if isinstance(obj, http.Headers):
-        return ("Headers", obj.fields)
     if hasattr(obj, "__dict__") and not isinstance(obj, type):
         return (
             type(obj).__name__,

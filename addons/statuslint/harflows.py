@@ -118,13 +118,54 @@ def har_flow(entry: Any) -> http.HTTPFlow:
     return request_to_flow(entry)
 
 
-def _headers(values: Any) -> http.Headers:
-    fields = []
-    for h in values:
-        if type(h) is not dict:
-            raise _NotPlain("header as a list")
-        fields.append((h["name"].encode(), h["value"].encode()))
-    return http.Headers(fields)
+class _Fields:
+    """A message's header fields while it is built: what ``Headers`` does with them
+    (case-insensitive names, values folded with ", ", ``set_all``), on a plain list."""
+
+    __slots__ = ("fields", "names", "texts")
+
+    def __init__(self, values: Any) -> None:
+        # fix_headers: {"name", "value"} objects, UTF-8 encoded.
+        fields, names, texts = [], [], []
+        for h in values:
+            if type(h) is not dict:
+                raise _NotPlain("header as a list")
+            name, text = h["name"], h["value"]
+            field = (name.encode(), text.encode())
+            fields.append(field)
+            names.append(field[0].lower())
+            texts.append(text)
+        self.fields, self.names, self.texts = fields, names, texts
+
+    def __contains__(self, name: bytes) -> bool:
+        return name in self.names
+
+    def get(self, name: bytes) -> str | None:
+        if name not in self.names:
+            return None
+        return ", ".join(t for n, t in zip(self.names, self.texts, strict=True) if n == name)
+
+    def set(self, name: bytes, text: str) -> None:
+        """``headers[name] = text``: the first field keeps its place and its name's case,
+        the others go; appended if there is none."""
+        value = text.encode("utf-8", "surrogateescape")
+        if name not in self.names:
+            self.fields.append((name, value))
+            self.names.append(name)
+            self.texts.append(text)
+            return
+        first = self.names.index(name)
+        keep = [i == first or n != name for i, n in enumerate(self.names)]
+        self.fields[first] = (self.fields[first][0], value)
+        self.texts[first] = text
+        self.fields = [f for f, k in zip(self.fields, keep, strict=True) if k]
+        self.names = [n for n, k in zip(self.names, keep, strict=True) if k]
+        self.texts = [t for t, k in zip(self.texts, keep, strict=True) if k]
+
+    def headers(self) -> http.Headers:
+        headers = http.Headers.__new__(http.Headers)
+        headers.fields = tuple(self.fields)
+        return headers
 
 
 def _parse_url(url: Any) -> tuple[str, str, int, bytes]:
@@ -150,10 +191,10 @@ def _parse_url(url: Any) -> tuple[str, str, int, bytes]:
     return scheme, host, port, target.encode("ascii")
 
 
-def _set_content(headers: http.Headers, raw: bytes) -> None:
+def _set_content(headers: _Fields, raw: bytes) -> None:
     """``Message.set_content`` for a message without Content-Encoding."""
-    if "transfer-encoding" not in headers:
-        headers["content-length"] = str(len(raw))
+    if b"transfer-encoding" not in headers:
+        headers.set(b"content-length", str(len(raw)))
 
 
 def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
@@ -166,7 +207,7 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
     method = request_json["method"]
     url = request_json["url"]
     server_address = entry.get("serverIPAddress")
-    request_headers = _headers(request_json["headers"])
+    request_headers = _Fields(request_json["headers"])
     http_version_req = request_json["httpVersion"]
     http_version_resp = response_json["httpVersion"]
     port = 80 if url.startswith("http://") else 443
@@ -194,11 +235,11 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
     # a Host header), then the text through set_text and set_content.
     method_bytes = method.encode("utf-8", "surrogateescape")
     scheme, host, url_port, path = _parse_url(url)
-    if "Host" in request_headers:
-        request_headers["Host"] = hostport(scheme, host, url_port)
-    if request_headers.get("content-encoding"):
+    if b"host" in request_headers:
+        request_headers.set(b"host", hostport(scheme, host, url_port))
+    if b"content-encoding" in request_headers:
         raise _NotPlain("request content-encoding")
-    request_raw = encoding.encode(request_content, infer_content_encoding(request_headers.get("content-type", "")))
+    request_raw = encoding.encode(request_content, infer_content_encoding(request_headers.get(b"content-type") or ""))
     if type(request_raw) is not bytes:
         raise _NotPlain("request charset")
     _set_content(request_headers, request_raw)
@@ -207,10 +248,10 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
     content_json = response_json["content"]
     response_content = content_json.get("text", "")
     content_encoding = content_json.get("encoding", None)
-    response_headers = _headers(response_json["headers"])
+    response_headers = _Fields(response_json["headers"])
     if type(response_code) is not int or type(response_content) is not str:
         raise _NotPlain("status or body")
-    if response_headers.get("content-encoding"):
+    if b"content-encoding" in response_headers:
         raise _NotPlain("response content-encoding")
     if content_encoding == "base64":
         response_raw = base64.b64decode(response_content)
@@ -218,28 +259,23 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
         try:
             response_raw = encoding.encode(
                 response_content,
-                content_encoding or infer_content_encoding(response_headers.get("content-type", "")),
+                content_encoding or infer_content_encoding(response_headers.get(b"content-type") or ""),
             )
         except ValueError:
             response_raw = response_content.encode("utf-8", errors="surrogateescape")
     if type(response_raw) is not bytes:
         raise _NotPlain("response charset")
 
-    if MITMPROXY_DECODES_HAR:
-        # Message.decode on each message: an empty Content-Encoding goes, and a body's
-        # length is written.
-        if request_raw:
-            request_headers.pop("content-encoding", None)
-            _set_content(request_headers, request_raw)
-        if response_raw:
-            response_headers.pop("content-encoding", None)
-            _set_content(response_headers, response_raw)
+    if MITMPROXY_DECODES_HAR and response_raw:
+        # Message.decode: with no Content-Encoding, it writes a body's length (the
+        # request's was written above).
+        _set_content(response_headers, response_raw)
 
     request = http.Request.__new__(http.Request)
     request.data = data = http.RequestData.__new__(http.RequestData)
     vars(data).update(
         http_version=_VERSIONS.get(http_version_req, b"HTTP/1.1") if type(http_version_req) is str else b"HTTP/1.1",
-        headers=request_headers,
+        headers=request_headers.headers(),
         content=request_raw,
         trailers=None,
         timestamp_start=timestamp_start,
@@ -255,7 +291,7 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
     response.data = data = http.ResponseData.__new__(http.ResponseData)
     vars(data).update(
         http_version=_VERSIONS.get(http_version_resp, b"HTTP/1.1") if type(http_version_resp) is str else b"HTTP/1.1",
-        headers=response_headers,
+        headers=response_headers.headers(),
         content=response_raw,
         trailers=None,
         timestamp_start=timestamp_start,
