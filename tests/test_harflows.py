@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +290,12 @@ def test_demo_recording_is_converted(tmp_path: Path) -> None:
         flows = list(read_flows(fo, har=True))
     entries = json.loads((ROOT / "recordings" / "demo.har").read_text(encoding="utf-8"))["log"]["entries"]
     assert [fields(f.request) for f in flows] == [fields(request_to_flow(e).request) for e in entries]
+
+
+def test_ids_are_uuid4_strings() -> None:
+    ids = [harflows._new_id() for _ in range(2000)]  # across a batch boundary
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
