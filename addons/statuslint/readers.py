@@ -147,11 +147,15 @@ def declared_body(entry: dict[str, Any]) -> dict[str, Any]:
     absent or -1), and its own Content-Length and Content-Encoding."""
     response = entry.get("response") or {}
     content = response.get("content") or {}
-    headers = {
-        str(h.get("name", "")).lower(): str(h.get("value", ""))
-        for h in response.get("headers") or ()
-        if isinstance(h, dict)
-    }
+    content_length: str | None = None
+    encoded = False
+    for h in response.get("headers") or ():
+        if isinstance(h, dict):
+            name = str(h.get("name", "")).lower()
+            if name == "content-length":
+                content_length = str(h.get("value", ""))  # the last one, as a dict of them would keep
+            elif name == "content-encoding":
+                encoded = True
 
     def size(value: Any) -> int | None:
         return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
@@ -160,8 +164,8 @@ def declared_body(entry: dict[str, Any]) -> dict[str, Any]:
         "text": isinstance(content.get("text"), str),
         "size": size(content.get("size")),
         "body_size": size(response.get("bodySize")),
-        "content_length": headers.get("content-length"),
-        "encoded": "content-encoding" in headers,
+        "content_length": content_length,
+        "encoded": encoded,
     }
 
 
