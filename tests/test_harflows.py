@@ -188,6 +188,26 @@ EDGE_CASES = {
     ),
     "gzip response": entry(response__headers=hdrs(("Content-Encoding", "gzip"))),
     "gzip empty response": entry(response__headers=hdrs(("Content-Encoding", "gzip")), content__text=""),
+    "GZIP response": entry(response__headers=hdrs(("Content-Encoding", "GZIP"))),
+    "deflate response": entry(response__headers=hdrs(("Content-Encoding", "deflate"))),
+    "zstd response": entry(response__headers=hdrs(("Content-Encoding", "zstd"))),
+    "br empty response": entry(response__headers=hdrs(("Content-Encoding", "br")), content__text=""),
+    "identity response": entry(response__headers=hdrs(("Content-Encoding", "identity"))),
+    "identity empty response": entry(response__headers=hdrs(("Content-Encoding", "identity")), content__text=""),
+    "none response": entry(response__headers=hdrs(("content-encoding", "none"), ("Content-Length", "3"))),
+    "empty coding empty body": entry(response__headers=hdrs(("Content-Encoding", "")), content__text=""),
+    "base64 codec coding": entry(response__headers=hdrs(("Content-Encoding", "base64"))),
+    "utf-8 coding": entry(response__headers=hdrs(("Content-Encoding", "utf-8"))),
+    "rot13 coding": entry(response__headers=hdrs(("Content-Encoding", "rot13"))),
+    "gzip and transfer-encoding": entry(
+        response__headers=hdrs(("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked"))
+    ),
+    "gzip and content-length": entry(response__headers=hdrs(("Content-Length", "1"), ("Content-Encoding", "gzip"))),
+    "gzip base64 body": entry(
+        response__headers=hdrs(("Content-Encoding", "gzip")),
+        content__encoding="base64",
+        content__text=base64.b64encode(b"\x00\xffbin").decode(),
+    ),
     "br request": entry(request__headers=hdrs(("Content-Encoding", "br"))),
     "bogus content-encoding": entry(response__headers=hdrs(("Content-Encoding", "bogus"))),
     "two content-encodings": entry(response__headers=hdrs(("Content-Encoding", "gzip"), ("content-encoding", "br"))),
@@ -270,7 +290,8 @@ def test_plain_entry_takes_the_fast_path() -> None:
     # The comparisons above only hold the fast path to account where it is taken.
     assert plain_taken(entry())
     assert plain_taken(entry(request__postData=None, request__method="GET"))
-    assert not plain_taken(entry(response__headers=hdrs(("Content-Encoding", "gzip"))))
+    assert plain_taken(entry(response__headers=hdrs(("Content-Encoding", "gzip"))))
+    assert not plain_taken(entry(request__headers=hdrs(("Content-Encoding", "gzip"))))
 
 
 def test_flows_are_independent() -> None:

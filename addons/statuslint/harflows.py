@@ -5,8 +5,8 @@ mitmproxy's conversion goes through ``Request.make``: a type-checked dataclass p
 message, URL parsing through urllib and IDNA, and setters that rewrite the Host and
 Content-Length headers one by one. Most of an audit's HAR time went there. Here the
 same objects, with the same attribute values, are assembled directly for the entries
-that take the plain path (no Content-Encoding, an ``http(s)`` URL of the common shape,
-text that encodes in its charset): mitmproxy's own helpers (``encoding.encode``,
+that take the plain path (no Content-Encoding on the request, an ``http(s)`` URL of the common
+shape, text that encodes in its charset): mitmproxy's own helpers (``encoding.encode``,
 ``infer_content_encoding``, ``Headers``) do the parts whose result differs between
 mitmproxy versions, so the flow matches the installed version's import (mitmproxy 12
 decodes bodies and writes a Content-Length; 11 does not). Every other entry, and every
@@ -205,6 +205,14 @@ class _Fields:
         self.names = [n for n, k in zip(self.names, keep, strict=True) if k]
         self.texts = [t for t, k in zip(self.texts, keep, strict=True) if k]
 
+    def remove(self, name: bytes) -> None:
+        """``headers.pop(name, None)``: every field of that name."""
+        if name in self.names:
+            keep = [n != name for n in self.names]
+            self.fields = [f for f, k in zip(self.fields, keep, strict=True) if k]
+            self.names = [n for n, k in zip(self.names, keep, strict=True) if k]
+            self.texts = [t for t, k in zip(self.texts, keep, strict=True) if k]
+
     def headers(self) -> http.Headers:
         headers = http.Headers.__new__(http.Headers)
         headers.fields = tuple(self.fields)
@@ -290,8 +298,6 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
     response_headers = _Fields(response_json["headers"])
     if type(response_code) is not int or type(response_content) is not str:
         raise _NotPlain("status or body")
-    if b"content-encoding" in response_headers:
-        raise _NotPlain("response content-encoding")
     if content_encoding == "base64":
         response_raw = base64.b64decode(response_content)
     else:
@@ -302,12 +308,20 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
             )
         except ValueError:
             response_raw = response_content.encode("utf-8", errors="surrogateescape")
+    # Then encoded as its Content-Encoding says (gzip and brotli cost what they cost).
+    content_coding = response_headers.get(b"content-encoding")
+    response_raw = encoding.encode(response_raw, content_coding or "identity")
     if type(response_raw) is not bytes:
         raise _NotPlain("response charset")
 
     if MITMPROXY_DECODES_HAR and response_raw:
-        # Message.decode: with no Content-Encoding, it writes a body's length (the
-        # request's was written above).
+        # Message.decode(): decoded again (get_content(strict=True)), Content-Encoding
+        # dropped, the decoded length written (the request's was written above).
+        if content_coding:
+            response_raw = encoding.decode(response_raw, content_coding)
+            if type(response_raw) is not bytes:
+                raise _NotPlain("response content-encoding")
+        response_headers.remove(b"content-encoding")
         _set_content(response_headers, response_raw)
 
     request = http.Request.__new__(http.Request)
