@@ -7,11 +7,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers import http_flow, rules_fired
 from statuslint.findings import Severity
 from statuslint.policy import load_policy
-from statuslint.yamlsource import PolicyError
+from statuslint.yamlsource import LineDict, LineList, PolicyError
 
 
 def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
@@ -418,3 +419,24 @@ def test_endpoint_templates_inherit_child_first(tmp_path: Path) -> None:
 def test_needs_says_what_a_rule_waits_for(tmp_path: Path, when: str, needs: str) -> None:
     path = write(tmp_path, f"rules:\n  - {{id: r, severity: info, summary: s, when: {when}}}\n")
     assert load_policy(path).rules[0].needs() == needs
+
+
+def _with_lines(value: object) -> object:
+    if isinstance(value, LineDict):
+        return ("map", value.line, value.key_lines, {k: _with_lines(v) for k, v in value.items()})
+    if isinstance(value, LineList):
+        return ("seq", value.line, value.item_lines, [_with_lines(v) for v in value])
+    return (type(value).__name__, value)
+
+
+def test_builtin_policy_parses_alike_with_libyaml() -> None:
+    # The built-in policy is parsed by libyaml where PyYAML has it: the same values, types
+    # and lines as the bounded Python loader every other policy goes through.
+    from statuslint import yamlsource
+    from statuslint.policy import builtin_policy_path
+
+    path = builtin_policy_path()
+    fast = yamlsource.load_yaml(path, str(path), trusted=True)
+    assert _with_lines(fast) == _with_lines(yamlsource.load_yaml(path, str(path)))
+    if yaml.__with_libyaml__:
+        assert yamlsource._TrustedLoader is not None

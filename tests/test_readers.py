@@ -147,3 +147,32 @@ def test_too_old_flow_format() -> None:
         pytest.raises(InputError, match="flow format version"),
     ):
         list(read_flows(fo, har=False))
+
+
+def test_declared_body_reads_the_entrys_own_framing() -> None:
+    entry = {
+        "response": {
+            "bodySize": -1,
+            "content": {"size": 12, "text": ""},
+            "headers": [
+                {"name": "Content-Length", "value": "5"},
+                "not a header",
+                {"name": "CONTENT-ENCODING", "value": "gzip"},
+                {"name": "content-length", "value": 7},
+            ],
+        }
+    }
+    assert readers.declared_body(entry) == {
+        "text": True,
+        "size": 12,
+        "body_size": None,
+        "content_length": "7",  # the last one, as a string
+        "encoded": True,
+    }
+    assert readers.declared_body({"response": {"headers": [{"name": "X"}]}}) == {
+        "text": False,
+        "size": None,
+        "body_size": None,
+        "content_length": None,
+        "encoded": False,
+    }

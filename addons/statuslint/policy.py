@@ -208,7 +208,7 @@ def _load(path: Path, source: str, chain: tuple[Path, ...]) -> Policy:
         raise PolicyError(source, None, "policy extends itself (cycle through 'extends')")
     if not path.is_file():
         raise PolicyError(source, None, "policy file not found" if not path.exists() else "policy path is not a file")
-    doc = load_yaml(path, source)
+    doc = load_yaml(path, source, trusted=resolved == builtin_policy_path().resolve())
     if doc is None:
         raise PolicyError(source, 1, "policy is empty")
     if not isinstance(doc, LineDict):

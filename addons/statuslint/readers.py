@@ -3,8 +3,9 @@
 Flow files go through mitmproxy's own ``FlowReader``, or for an audit through
 ``flowfile``, which reads the same flows faster. Its HAR path loads the whole file
 with ``json.loads``, so HAR files are walked here entry by entry instead and each entry
-is converted by mitmproxy's own ``request_to_flow``: memory stays bounded by one entry,
-and one bad entry is reported by its index instead of failing the file.
+is converted to the flow mitmproxy's own ``request_to_flow`` makes (harflows.py builds it
+faster): memory stays bounded by one entry, and one bad entry is reported by its index
+instead of failing the file.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from mitmproxy import exceptions, flow, io
-from mitmproxy.io.har import request_to_flow
 
 from . import flowfile
 from .flowview import HAR_BODY_KEY
+from .harflows import har_flow
 
 _CHUNK = 1 << 20
 
@@ -124,7 +125,7 @@ def _read_har(fo: IO[bytes]) -> Iterator[tuple[int, flow.Flow]]:
     try:
         for index, entry in enumerate(entries):
             try:
-                f = request_to_flow(entry)
+                f = har_flow(entry)
                 f.metadata[HAR_BODY_KEY] = declared_body(entry)
             except Exception as e:
                 bad.append((index, _entry_reason(entry, e)))
@@ -146,11 +147,15 @@ def declared_body(entry: dict[str, Any]) -> dict[str, Any]:
     absent or -1), and its own Content-Length and Content-Encoding."""
     response = entry.get("response") or {}
     content = response.get("content") or {}
-    headers = {
-        str(h.get("name", "")).lower(): str(h.get("value", ""))
-        for h in response.get("headers") or ()
-        if isinstance(h, dict)
-    }
+    content_length: str | None = None
+    encoded = False
+    for h in response.get("headers") or ():
+        if isinstance(h, dict):
+            name = str(h.get("name", "")).lower()
+            if name == "content-length":
+                content_length = str(h.get("value", ""))  # the last one, as a dict of them would keep
+            elif name == "content-encoding":
+                encoded = True
 
     def size(value: Any) -> int | None:
         return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
@@ -159,8 +164,8 @@ def declared_body(entry: dict[str, Any]) -> dict[str, Any]:
         "text": isinstance(content.get("text"), str),
         "size": size(content.get("size")),
         "body_size": size(response.get("bodySize")),
-        "content_length": headers.get("content-length"),
-        "encoded": "content-encoding" in headers,
+        "content_length": content_length,
+        "encoded": encoded,
     }
 
 

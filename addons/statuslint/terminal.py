@@ -7,10 +7,8 @@ import os
 from typing import IO, Any
 
 from rich.console import Console, Group
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.rule import Rule as HorizontalRule
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -261,6 +259,10 @@ def print_catalog(policy: Policy, console: Console) -> None:
 
 
 def print_rule(rule: Rule, console: Console) -> None:
+    # Imported here: markdown-it and pygments cost every audit's start-up otherwise.
+    from rich.markdown import Markdown
+    from rich.syntax import Syntax
+
     status = "" if rule.enabled else " (disabled)"
     title = Text.assemble((rule.id, "bold"), "  ", (rule.severity.label + status, SEVERITY_STYLE[rule.severity.label]))
     parts: list = [Text(rule.summary, style="bold"), Text()]

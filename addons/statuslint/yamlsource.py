@@ -72,8 +72,45 @@ class LineList(list[Any]):
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
-class _Loader(yaml.SafeLoader):
+class _LineConstructor(yaml.constructor.SafeConstructor):
+    """Safe construction into ``LineDict``/``LineList``, for either parser."""
+
     source = "<policy>"
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as e:
+            # A scalar the resolver typed but Python cannot hold: 2024-13-45 as a date, an
+            # integer of thousands of digits.
+            line = node.start_mark.line + 1
+            raise PolicyError(self.source, line, f"invalid value {_clip(str(node.value))!r}: {e}") from None
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
+        self.flatten_mapping(node)
+        result = LineDict()
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                raise PolicyError(self.source, line, f"mapping key {key!r} must be a string")
+            if key in result:
+                raise PolicyError(self.source, line, f"duplicate key '{key}'")
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_lines[key] = line
+        return result
+
+    def construct_sequence(self, node: SequenceNode, deep: bool = False) -> LineList:  # type: ignore[override]
+        result = LineList(self.construct_object(child, deep=True) for child in node.value)
+        result.line = node.start_mark.line + 1
+        result.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return result
+
+
+class _Loader(_LineConstructor, yaml.SafeLoader):
+    """The loader for any policy: composed in Python, bounded while it is composed."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -117,36 +154,14 @@ class _Loader(yaml.SafeLoader):
         self._expanded[node] = (1 + sum(c for c, _ in stats), 1 + max((h for _, h in stats), default=0))
         return node
 
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep=deep)
-        except (ValueError, OverflowError) as e:
-            # A scalar the resolver typed but Python cannot hold: 2024-13-45 as a date, an
-            # integer of thousands of digits.
-            line = node.start_mark.line + 1
-            raise PolicyError(self.source, line, f"invalid value {_clip(str(node.value))!r}: {e}") from None
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
-        self.flatten_mapping(node)
-        result = LineDict()
-        result.line = node.start_mark.line + 1
-        result.key_lines = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key, str):
-                raise PolicyError(self.source, line, f"mapping key {key!r} must be a string")
-            if key in result:
-                raise PolicyError(self.source, line, f"duplicate key '{key}'")
-            result[key] = self.construct_object(value_node, deep=True)
-            result.key_lines[key] = line
-        return result
+# libyaml's parser and composer, several times faster than PyYAML's own, but its
+# composer recurses in C with no bound: only for the policy shipped with statuslint.
+_TrustedLoader: type[_LineConstructor] | None = None
+if getattr(yaml, "__with_libyaml__", False):
 
-    def construct_sequence(self, node: SequenceNode, deep: bool = False) -> LineList:  # type: ignore[override]
-        result = LineList(self.construct_object(child, deep=True) for child in node.value)
-        result.line = node.start_mark.line + 1
-        result.item_lines = [child.start_mark.line + 1 for child in node.value]
-        return result
+    class _TrustedLoader(_LineConstructor, yaml.CSafeLoader):  # type: ignore[no-redef]
+        pass
 
 
 def _clip(text: str, limit: int = 40) -> str:
@@ -161,22 +176,26 @@ def _construct_seq(loader: _Loader, node: SequenceNode) -> LineList:
     return loader.construct_sequence(node)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+for _cls in (_Loader, _TrustedLoader):
+    if _cls is not None:
+        _cls.add_constructor("tag:yaml.org,2002:map", _construct_map)
+        _cls.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
-def load_yaml(path: Path, source: str) -> Any:
-    """Parse one YAML document with the safe loader; errors become ``PolicyError``."""
+def load_yaml(path: Path, source: str, *, trusted: bool = False) -> Any:
+    """Parse one YAML document with the safe loader; errors become ``PolicyError``.
+    ``trusted``: the file is statuslint's own (its size and nesting are known), so
+    libyaml may parse it where PyYAML was built with it."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise PolicyError(source, None, f"cannot read policy: {e.strerror or e}") from e
     except UnicodeDecodeError as e:
         raise PolicyError(source, None, f"policy is not UTF-8 text: {e.reason}") from e
-    loader: _Loader | None = None
+    loader: Any = None
     try:
         # The reader checks every character when it is built: inside the try.
-        loader = _Loader(text)
+        loader = _TrustedLoader(text) if trusted and _TrustedLoader is not None else _Loader(text)
         loader.source = source
         return loader.get_single_data()
     except PolicyError:

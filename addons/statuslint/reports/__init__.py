@@ -1,28 +1,63 @@
 """Report formats. Each module renders the report model (``model.build``) of a finished
 audit; ``render`` picks one by name, ``format_for_path`` by file suffix, and
-``write_atomic`` writes it so a reader never sees half a report."""
+``write_atomic`` writes it so a reader never sees half a report. A format's module is
+imported when it is first used (html needs jinja2, junit ElementTree): most audits
+write one format or none."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 
 from ..auditor import Auditor
-from . import github, html, json_report, junit, markdown, model, sarif
+from . import model
 from .model import Model
 
 Renderer = Callable[[Model], str]
 
-FORMATS: dict[str, Renderer] = {
-    "json": json_report.render,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "github": github.render,
-    "markdown": markdown.render,
-    "html": html.render,
-}
+
+class _Formats(MutableMapping[str, Renderer]):
+    """Format name -> its module's ``render``, the module imported on first use."""
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self._modules = dict(modules)
+        self._renderers: dict[str, Renderer] = {}
+
+    def __getitem__(self, name: str) -> Renderer:
+        renderer = self._renderers.get(name)
+        if renderer is None:
+            renderer = importlib.import_module(f".{self._modules[name]}", __name__).render
+            self._renderers[name] = renderer
+        return renderer
+
+    def __setitem__(self, name: str, renderer: Renderer) -> None:
+        self._modules.setdefault(name, "")
+        self._renderers[name] = renderer
+
+    def __delitem__(self, name: str) -> None:
+        del self._modules[name]
+        self._renderers.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+FORMATS: MutableMapping[str, Renderer] = _Formats(
+    {
+        "json": "json_report",
+        "sarif": "sarif",
+        "junit": "junit",
+        "github": "github",
+        "markdown": "markdown",
+        "html": "html",
+    }
+)
 # github has no suffix of its own: --format github, to stdout or to any --output.
 SUFFIXES: dict[str, str] = {
     ".json": "json",
