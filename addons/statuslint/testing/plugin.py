@@ -205,6 +205,7 @@ class StatusLintPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.patches.undo()
+        self.session.flush()  # what was made after the last test (a session fixture's teardown)
         if self.worker:
             self.config.workeroutput[WORKER_KEY] = pickle.dumps(self.session.worker_result())  # type: ignore[attr-defined]
             return
