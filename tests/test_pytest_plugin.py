@@ -345,3 +345,48 @@ def test_an_exchange_that_cannot_be_captured_never_breaks_the_test() -> None:
         ("created-without-location", "tests/test_x.py::test_y")
     ]
     assert session.tests == {"pytest": ["tests/test_x.py::test_y"]}
+
+
+def test_an_exchange_is_audited_as_it_was_received_however_late() -> None:
+    """The hook copies the exchange off the client's objects at once: a test that changes
+    its response afterwards does not change what is audited."""
+    caught: list[Exchange] = []
+    patches = clients.Patches()
+    clients.install(patches, lambda capture: caught.extend(capture()))
+    try:
+        transport = httpx.MockTransport(lambda request: httpx.Response(201, headers={"Location": "/things/1"}))
+        with httpx.Client(transport=transport) as client:
+            response = client.post("http://api.example.test/things", headers={"X-Trace": "1"})
+        response.headers["Location"] = "/elsewhere"
+        del response.request.headers["X-Trace"]
+    finally:
+        patches.undo()
+    f = caught[0].flow()
+    assert f.response.headers["Location"] == "/things/1" and f.request.headers["X-Trace"] == "1"
+
+
+def test_exchanges_are_audited_in_batches_and_by_the_tests_report() -> None:
+    """Audited when a batch is full, or when the test's findings are asked for, whichever
+    comes first; in the order made, each finding with the test that made its request."""
+    from statuslint.testing import session as session_module
+
+    created = Exchange(**{**_FLOW_ARGS, "method": "POST", "status": 201, "reason": "Created"})
+    session = AuditSession(Auditor(default_policy()), "pytest")
+    session.start_test(RunningTest("t.py::test_a"), reset=False)
+    for _ in range(session_module._BATCH - 1):
+        session.record(lambda: [created])
+    assert session.auditor.counts["audited"] == 0
+    session.record(lambda: [created])
+    assert session.auditor.counts["audited"] == session_module._BATCH  # the batch was full
+    session.record(lambda: [created])
+    assert session.auditor.counts["audited"] == session_module._BATCH
+    found = session.take_found()  # the report phase: what waits is audited first
+    assert len(found) == session_module._BATCH + 1
+    assert {(f.rule, f.test) for f in found} == {("created-without-location", "t.py::test_a")}
+    session.record(lambda: [created])
+    session.end_test()
+    session.start_test(RunningTest("t.py::test_b"), reset=False)
+    session.record(lambda: [created])
+    session.end_test()
+    assert session.tests["pytest"] == ["t.py::test_a"] * (session_module._BATCH + 2) + ["t.py::test_b"]
+    assert [f.flow.index for f in session.auditor.findings] == list(range(session_module._BATCH + 3))
