@@ -18,7 +18,10 @@ a run this short, and the target is per request. CPU time of the process, all th
 wall time is mostly the other jobs. The first test of each run warms up (imports, the
 app's first requests) and is not counted. Usage:
 
-    python benchmarks/bench_pytest_plugin.py [--requests N] [--rounds R] [--target 0.05]
+    python benchmarks/bench_pytest_plugin.py [--requests N] [--tests T] [--rounds R] [--target 0.05]
+
+With few requests per test (``--tests`` near ``--requests``) the plugin's batches are one
+test's requests each, and pytest's own per-test work is in both sides of the ratio.
 """
 
 from __future__ import annotations
@@ -106,13 +109,11 @@ def pytest_unconfigure(config):
         json.dump(TIMES, fo)
 """
 
-TESTS = 8
 
-
-def run(workdir: Path, n: int, plugin: bool) -> tuple[float, float]:
+def run(workdir: Path, n: int, tests: int, plugin: bool) -> tuple[float, float]:
     """(CPU time per request, CPU time of the whole pytest process) of one run."""
     out = workdir / "times.json"
-    env = {**os.environ, "BENCH_REQUESTS": str(n), "BENCH_TESTS": str(TESTS), "BENCH_OUT": str(out)}
+    env = {**os.environ, "BENCH_REQUESTS": str(n), "BENCH_TESTS": str(tests), "BENCH_OUT": str(out)}
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "test_bench.py"]
     if plugin:
         args.append("--statuslint")
@@ -124,10 +125,10 @@ def run(workdir: Path, n: int, plugin: bool) -> tuple[float, float]:
     if plugin and f"{n} exchanges audited" not in proc.stdout:
         sys.exit(f"bench: the plugin did not audit the {n} requests:\n{proc.stdout}")
     times = json.loads(out.read_text())
-    if len(times) != TESTS:
-        sys.exit(f"bench: expected the times of {TESTS} tests, got {len(times)}")
+    if len(times) != tests:
+        sys.exit(f"bench: expected the times of {tests} tests, got {len(times)}")
     # The first test warms up (imports, the app's first requests): not counted.
-    per_request = statistics.median(times[1:]) / (n // TESTS)
+    per_request = statistics.median(times[1:]) / (n // tests)
     process = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return per_request, process
 
@@ -137,9 +138,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=800, help="requests per run (default 800)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved pairs of runs (default 5)")
     parser.add_argument("--target", type=float, default=0.05, help="largest overhead allowed (default 0.05)")
+    parser.add_argument(
+        "--tests", type=int, default=8, help="tests the requests are shared among (default 8: 100 requests each)"
+    )
     args = parser.parse_args()
-    if args.requests % TESTS:
-        parser.error(f"--requests must be a multiple of {TESTS} (the tests share them)")
+    if args.tests < 2 or args.requests % args.tests:
+        parser.error("--requests must be a multiple of --tests, and --tests at least 2 (the first warms up)")
     off: list[tuple[float, float]] = []
     on: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory(prefix="statuslint-bench-") as tmp:
@@ -150,7 +154,7 @@ def main() -> int:
         (workdir / "pytest.ini").write_text("[pytest]\npythonpath = .\nfilterwarnings = ignore::DeprecationWarning\n")
         for i in range(args.rounds):
             for plugin in (False, True) if i % 2 == 0 else (True, False):
-                (on if plugin else off).append(run(workdir, args.requests, plugin))
+                (on if plugin else off).append(run(workdir, args.requests, args.tests, plugin))
     print("per run (us per request), off:", " ".join(f"{t * 1e6:.0f}" for t, _ in off))
     print("per run (us per request), on: ", " ".join(f"{t * 1e6:.0f}" for t, _ in on))
     base, audited = statistics.median(t for t, _ in off), statistics.median(t for t, _ in on)
@@ -161,7 +165,8 @@ def main() -> int:
         f"{whole_on:.2f} s with it (medians)"
     )
     print(
-        f"TestClient request without the plugin: {base * 1e6:.0f} us (median of {args.rounds} runs), "
+        f"TestClient request ({args.requests // args.tests} per test) without the plugin: "
+        f"{base * 1e6:.0f} us (median of {args.rounds} runs), "
         f"with --statuslint: {audited * 1e6:.0f} us; the plugin adds {overhead:+.1%} "
         f"({(audited - base) * 1e6:.0f} us per request; target: under {args.target:.0%})"
     )
