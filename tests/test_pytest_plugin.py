@@ -390,3 +390,25 @@ def test_exchanges_are_audited_in_batches_and_by_the_tests_report() -> None:
     session.end_test()
     assert session.tests["pytest"] == ["t.py::test_a"] * (session_module._BATCH + 2) + ["t.py::test_b"]
     assert [f.flow.index for f in session.auditor.findings] == list(range(session_module._BATCH + 3))
+
+
+def test_an_audit_that_fails_is_counted_and_the_batch_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches are audited in pytest's report hooks: an error there is counted and shown,
+    never raised into pytest, and the other exchanges of the batch are audited."""
+    session = AuditSession(Auditor(default_policy()), "pytest")
+    feed = session.auditor.feed
+
+    def fails_on_delete(f: http.HTTPFlow, *args: object, **kwargs: object) -> list:
+        if f.request.method == "DELETE":
+            raise RuntimeError("boom")
+        return feed(f, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session.auditor, "feed", fails_on_delete)
+    session.start_test(RunningTest("t.py::test_a"), reset=False)
+    session.record(lambda: [Exchange(**{**_FLOW_ARGS, "method": "DELETE"})])
+    session.record(lambda: [Exchange(**{**_FLOW_ARGS, "method": "POST", "status": 201, "reason": "Created"})])
+    assert [f.rule for f in session.take_found()] == ["created-without-location"]
+    session.end_test()
+    assert session.capture_errors == {"while auditing: RuntimeError: boom": 1}
+    assert session.tests["pytest"] == ["t.py::test_a", "t.py::test_a"]
+    assert session.auditor.findings[0].flow.index == 1

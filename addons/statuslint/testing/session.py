@@ -97,13 +97,19 @@ class AuditSession:
                 self._capture_error(e)
                 continue
             test = ctx.nodeid if ctx else None
-            found = self.auditor.feed(f, len(tests), self.source, test=test, ignore=ctx.ignore if ctx else ())
+            index = len(tests)
             tests.append(test)
             info.flows += 1
+            try:
+                found = self.auditor.feed(f, index, self.source, test=test, ignore=ctx.ignore if ctx else ())
+            except Exception as e:
+                # This runs in a report hook: an error here would stop pytest, not one test.
+                self._capture_error(e, "while auditing: ")
+                continue
             (ctx.found if ctx else self.outside).extend(found)
 
-    def _capture_error(self, e: Exception) -> None:
-        key = f"{type(e).__name__}: {e}"
+    def _capture_error(self, e: Exception, what: str = "") -> None:
+        key = f"{what}{type(e).__name__}: {e}"
         if key not in self.capture_errors:
             logger.warning("statuslint: could not capture an exchange: %s", key)
         self.capture_errors[key] = self.capture_errors.get(key, 0) + 1
