@@ -18,7 +18,7 @@ from werkzeug import test as werkzeug_test
 from helpers import default_policy
 from statuslint.auditor import Auditor
 from statuslint.testing import clients, exchanges
-from statuslint.testing.exchanges import make_flow
+from statuslint.testing.exchanges import Exchange, make_flow
 from statuslint.testing.session import AuditSession, RunningTest
 
 pytest_plugins = ["pytester"]
@@ -266,7 +266,7 @@ def test_hooks_record_and_are_undone() -> None:
         patches.undo()
     assert (httpx.Client.send, requests.Session.send, werkzeug_test.Client.open) == originals
     assert len(caught) == 1
-    f = caught[0]
+    f = caught[0].flow()
     assert (f.request.method, f.request.pretty_url, f.response.status_code) == (
         "POST",
         "http://api.example.test/v1/things?x=1",
@@ -332,10 +332,83 @@ def test_an_exchange_that_cannot_be_captured_never_breaks_the_test() -> None:
 
     session.record(broken)
     session.record(broken)
-    session.record(lambda: [make_flow(**{**_FLOW_ARGS, "method": "POST", "status": 201, "reason": "Created"})])
+    # Built later, with its batch: a flow that cannot be built is counted the same way.
+    session.record(lambda: [Exchange(**{**_FLOW_ARGS, "url": "http://testserver:x/"})])
+    session.record(lambda: [Exchange(**{**_FLOW_ARGS, "method": "POST", "status": 201, "reason": "Created"})])
+    assert session.auditor.findings == []  # waiting for its batch, or the test's report
     session.end_test()
-    assert session.capture_errors == {"KeyError: 'wsgi_request'": 2}
+    assert session.capture_errors == {
+        "KeyError: 'wsgi_request'": 2,
+        "ValueError: Port could not be cast to integer value as 'x'": 1,
+    }
     assert [(f.rule, f.test) for f in session.auditor.findings] == [
         ("created-without-location", "tests/test_x.py::test_y")
     ]
     assert session.tests == {"pytest": ["tests/test_x.py::test_y"]}
+
+
+def test_an_exchange_is_audited_as_it_was_received_however_late() -> None:
+    """The hook copies the exchange off the client's objects at once: a test that changes
+    its response afterwards does not change what is audited."""
+    caught: list[Exchange] = []
+    patches = clients.Patches()
+    clients.install(patches, lambda capture: caught.extend(capture()))
+    try:
+        transport = httpx.MockTransport(lambda request: httpx.Response(201, headers={"Location": "/things/1"}))
+        with httpx.Client(transport=transport) as client:
+            response = client.post("http://api.example.test/things", headers={"X-Trace": "1"})
+        response.headers["Location"] = "/elsewhere"
+        del response.request.headers["X-Trace"]
+    finally:
+        patches.undo()
+    f = caught[0].flow()
+    assert f.response.headers["Location"] == "/things/1" and f.request.headers["X-Trace"] == "1"
+
+
+def test_exchanges_are_audited_in_batches_and_by_the_tests_report() -> None:
+    """Audited when a batch is full, or when the test's findings are asked for, whichever
+    comes first; in the order made, each finding with the test that made its request."""
+    from statuslint.testing import session as session_module
+
+    created = Exchange(**{**_FLOW_ARGS, "method": "POST", "status": 201, "reason": "Created"})
+    session = AuditSession(Auditor(default_policy()), "pytest")
+    session.start_test(RunningTest("t.py::test_a"), reset=False)
+    for _ in range(session_module._BATCH - 1):
+        session.record(lambda: [created])
+    assert session.auditor.counts["audited"] == 0
+    session.record(lambda: [created])
+    assert session.auditor.counts["audited"] == session_module._BATCH  # the batch was full
+    session.record(lambda: [created])
+    assert session.auditor.counts["audited"] == session_module._BATCH
+    found = session.take_found()  # the report phase: what waits is audited first
+    assert len(found) == session_module._BATCH + 1
+    assert {(f.rule, f.test) for f in found} == {("created-without-location", "t.py::test_a")}
+    session.record(lambda: [created])
+    session.end_test()
+    session.start_test(RunningTest("t.py::test_b"), reset=False)
+    session.record(lambda: [created])
+    session.end_test()
+    assert session.tests["pytest"] == ["t.py::test_a"] * (session_module._BATCH + 2) + ["t.py::test_b"]
+    assert [f.flow.index for f in session.auditor.findings] == list(range(session_module._BATCH + 3))
+
+
+def test_an_audit_that_fails_is_counted_and_the_batch_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches are audited in pytest's report hooks: an error there is counted and shown,
+    never raised into pytest, and the other exchanges of the batch are audited."""
+    session = AuditSession(Auditor(default_policy()), "pytest")
+    feed = session.auditor.feed
+
+    def fails_on_delete(f: http.HTTPFlow, *args: object, **kwargs: object) -> list:
+        if f.request.method == "DELETE":
+            raise RuntimeError("boom")
+        return feed(f, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session.auditor, "feed", fails_on_delete)
+    session.start_test(RunningTest("t.py::test_a"), reset=False)
+    session.record(lambda: [Exchange(**{**_FLOW_ARGS, "method": "DELETE"})])
+    session.record(lambda: [Exchange(**{**_FLOW_ARGS, "method": "POST", "status": 201, "reason": "Created"})])
+    assert [f.rule for f in session.take_found()] == ["created-without-location"]
+    session.end_test()
+    assert session.capture_errors == {"while auditing: RuntimeError: boom": 1}
+    assert session.tests["pytest"] == ["t.py::test_a", "t.py::test_a"]
+    assert session.auditor.findings[0].flow.index == 1

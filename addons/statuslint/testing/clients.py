@@ -13,8 +13,11 @@ back (after redirects, with ``history``):
 - Werkzeug: ``werkzeug.test.Client.open``, also for Flask's ``FlaskClient``.
 
 The methods are replaced only while the plugin is on, and put back at the end of the session
-(``Patches.undo``). A hook never breaks a test: what goes wrong while building a flow is
-counted and shown in the summary, and the test gets its response untouched.
+(``Patches.undo``). A hook copies what it needs off the client's objects into ``Exchange``
+values there and then (a test may change a response, or read a streamed one, afterwards);
+the session builds and audits the flows a little later. A hook never breaks a test: what
+goes wrong while capturing an exchange is counted and shown in the summary, and the test
+gets its response untouched.
 """
 
 from __future__ import annotations
@@ -27,13 +30,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mitmproxy import http
-
-from .exchanges import http_version, make_flow
+from .exchanges import Exchange, http_version
 
 logger = logging.getLogger(__name__)
 
-Record = Callable[[Callable[[], list[http.HTTPFlow]]], None]
+Record = Callable[[Callable[[], list[Exchange]]], None]
 
 # Inside a client call already (redirects re-enter open/send): only the outermost call
 # records, once, the whole chain it returns. A context variable, so threads and asyncio
@@ -115,7 +116,7 @@ def _hook_requests(patches: Patches, record: Record) -> None:
             outer, response = _outermost(lambda: original(self, request, **kwargs))
             if outer:
                 answered = time.time()
-                record(lambda: _requests_flows(response, bool(kwargs.get("stream")), started, answered))
+                record(lambda: _requests_exchanges(response, bool(kwargs.get("stream")), started, answered))
             return response
 
         return send
@@ -123,9 +124,9 @@ def _hook_requests(patches: Patches, record: Record) -> None:
     patches.replace(requests.Session, "send", make)
 
 
-def _requests_flows(response: Any, stream: bool, started: float, answered: float) -> list[http.HTTPFlow]:
+def _requests_exchanges(response: Any, stream: bool, started: float, answered: float) -> list[Exchange]:
     hops = [*response.history, response]
-    flows = []
+    exchanges = []
     for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True):
         request = hop.request
         body = request.body
@@ -137,11 +138,11 @@ def _requests_flows(response: Any, stream: bool, started: float, answered: float
         raw_headers = getattr(raw, "headers", None)
         # urllib3 keeps repeated headers apart (Set-Cookie); requests' dict joins them.
         header_items = list(raw_headers.items()) if hasattr(raw_headers, "getlist") else list(hop.headers.items())
-        flows.append(
-            make_flow(
+        exchanges.append(
+            Exchange(
                 method=request.method or "GET",
                 url=request.url,
-                request_headers=request.headers.items(),
+                request_headers=list(request.headers.items()),
                 request_body=body if body is not None else (b"" if request.body is None else None),
                 status=hop.status_code,
                 reason=hop.reason or "",
@@ -153,7 +154,7 @@ def _requests_flows(response: Any, stream: bool, started: float, answered: float
                 version=http_version(getattr(raw, "version", None)),
             )
         )
-    return flows
+    return exchanges
 
 
 # httpx ---------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def _hook_httpx(patches: Patches, record: Record) -> None:
             started = time.time()
             response = original(self, request, *args, **kwargs)
             answered = time.time()
-            record(lambda: _httpx_flows(httpx, response, started, answered))
+            record(lambda: _httpx_exchanges(httpx, response, started, answered))
             return response
 
         return send
@@ -177,7 +178,7 @@ def _hook_httpx(patches: Patches, record: Record) -> None:
             started = time.time()
             response = await original(self, request, *args, **kwargs)
             answered = time.time()
-            record(lambda: _httpx_flows(httpx, response, started, answered))
+            record(lambda: _httpx_exchanges(httpx, response, started, answered))
             return response
 
         return send
@@ -186,9 +187,9 @@ def _hook_httpx(patches: Patches, record: Record) -> None:
     patches.replace(httpx.AsyncClient, "send", make_async)
 
 
-def _httpx_flows(httpx: Any, response: Any, started: float, answered: float) -> list[http.HTTPFlow]:
+def _httpx_exchanges(httpx: Any, response: Any, started: float, answered: float) -> list[Exchange]:
     hops = [*response.history, response]
-    flows = []
+    exchanges = []
     for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True):
         request = hop.request
         try:
@@ -199,8 +200,8 @@ def _httpx_flows(httpx: Any, response: Any, started: float, answered: float) -> 
             body: bytes | None = hop.content
         except httpx.ResponseNotRead:
             body = None  # client.stream(...): status and headers only
-        flows.append(
-            make_flow(
+        exchanges.append(
+            Exchange(
                 method=request.method,
                 url=str(request.url),
                 request_headers=request.headers.raw,
@@ -215,7 +216,7 @@ def _httpx_flows(httpx: Any, response: Any, started: float, answered: float) -> 
                 version=http_version(hop.http_version),
             )
         )
-    return flows
+    return exchanges
 
 
 # Django --------------------------------------------------------------------------------
@@ -230,7 +231,7 @@ def _hook_django(patches: Patches, record: Record) -> None:
             started = time.time()
             response = original(self, **environ)
             answered = time.time()
-            record(lambda: [_django_flow(response, payload, started, answered)])
+            record(lambda: [_django_exchange(response, payload, started, answered)])
             return response
 
         return request
@@ -240,7 +241,7 @@ def _hook_django(patches: Patches, record: Record) -> None:
             started = time.time()
             response = await original(self, **scope)
             answered = time.time()
-            record(lambda: [_django_flow(response, None, started, answered)])
+            record(lambda: [_django_exchange(response, None, started, answered)])
             return response
 
         return request
@@ -261,7 +262,7 @@ def _django_request_body(request: Any, payload: Any) -> bytes | None:
         return None
 
 
-def _django_flow(response: Any, payload: Any, started: float, answered: float) -> http.HTTPFlow:
+def _django_exchange(response: Any, payload: Any, started: float, answered: float) -> Exchange:
     # The sync client's response carries the WSGIRequest, the async one's the ASGIRequest.
     request = getattr(response, "wsgi_request", None) or response.asgi_request
     meta = request.META
@@ -275,7 +276,7 @@ def _django_flow(response: Any, payload: Any, started: float, answered: float) -
             request_headers.append((key.replace("_", "-").title(), str(value)))
     response_headers = list(response.items())
     response_headers += [("Set-Cookie", morsel.OutputString()) for morsel in response.cookies.values()]
-    return make_flow(
+    return Exchange(
         method=request.method,
         url=f"{scheme}://{host}{request.get_full_path()}",
         request_headers=request_headers,
@@ -303,7 +304,7 @@ def _hook_werkzeug(patches: Patches, record: Record) -> None:
             outer, response = _outermost(lambda: original(self, *args, **kwargs))
             if outer:
                 answered = time.time()
-                record(lambda: _werkzeug_flows(response, started, answered))
+                record(lambda: _werkzeug_exchanges(response, started, answered))
             return response
 
         return open
@@ -311,29 +312,29 @@ def _hook_werkzeug(patches: Patches, record: Record) -> None:
     patches.replace(test.Client, "open", make)
 
 
-def _werkzeug_flows(response: Any, started: float, answered: float) -> list[http.HTTPFlow]:
+def _werkzeug_exchanges(response: Any, started: float, answered: float) -> list[Exchange]:
     hops = [*getattr(response, "history", ()), response]
-    flows = []
+    exchanges = []
     for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True):
         request = hop.request
         request_body = _werkzeug_request_body(request)
         reason = hop.status.split(" ", 1)[1] if " " in hop.status else ""
-        flows.append(
-            make_flow(
+        exchanges.append(
+            Exchange(
                 method=request.method,
                 url=request.url,
-                request_headers=request.headers.items(),
+                request_headers=list(request.headers.items()),
                 request_body=request_body,
                 status=hop.status_code,
                 reason=reason,
-                response_headers=hop.headers.items(),
+                response_headers=list(hop.headers.items()),
                 response_body=hop.get_data() if _werkzeug_body_known(hop, request.method) else None,
                 body_decoded=False,
                 started=t0,
                 answered=t1,
             )
         )
-    return flows
+    return exchanges
 
 
 def _werkzeug_body_known(response: Any, method: str) -> bool:

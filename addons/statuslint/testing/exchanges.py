@@ -1,5 +1,9 @@
 """An exchange made by a test client, as the mitmproxy ``HTTPFlow`` the proxy would have
-seen: every rule, the policy language and the reports then work unchanged."""
+seen: every rule, the policy language and the reports then work unchanged.
+
+A client hook takes an ``Exchange`` (plain values, copied off the client's objects while
+the test waits for its response) and the session builds its flow later, with others
+(``AuditSession.flush``): see there why."""
 
 from __future__ import annotations
 
@@ -20,8 +24,18 @@ def _bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
 
 
+# Headers() checks that every field is bytes, which ours are: filled in directly while a
+# Headers holds nothing but its fields (checked once, here), through the constructor if not.
+_HEADERS_DIRECT = vars(http.Headers()) == {"fields": ()}
+
+
 def headers(items: HeaderItems) -> http.Headers:
-    return http.Headers([(_bytes(k), _bytes(v)) for k, v in items])
+    fields = tuple((k if type(k) is bytes else _bytes(k), v if type(v) is bytes else _bytes(v)) for k, v in items)
+    if not _HEADERS_DIRECT:
+        return http.Headers(fields)
+    h = http.Headers.__new__(http.Headers)
+    h.fields = fields
+    return h
 
 
 def http_version(value: object) -> str:
@@ -91,6 +105,41 @@ def _message(cls: Any, data_cls: Any, **values: Any) -> Any:
     message = cls.__new__(cls)
     message.data = data
     return message
+
+
+@dataclasses.dataclass(slots=True)
+class Exchange:
+    """What a client hook copies off one exchange: the arguments of ``make_flow``. Header
+    items are a list of their own (the client's may change after the request returns)."""
+
+    method: str
+    url: str
+    request_headers: list[tuple[str | bytes, str | bytes]]
+    request_body: bytes | None
+    status: int
+    reason: str
+    response_headers: list[tuple[str | bytes, str | bytes]]
+    response_body: bytes | None
+    body_decoded: bool
+    started: float
+    answered: float
+    version: str = "HTTP/1.1"
+
+    def flow(self) -> http.HTTPFlow:
+        return make_flow(
+            method=self.method,
+            url=self.url,
+            request_headers=self.request_headers,
+            request_body=self.request_body,
+            status=self.status,
+            reason=self.reason,
+            response_headers=self.response_headers,
+            response_body=self.response_body,
+            body_decoded=self.body_decoded,
+            started=self.started,
+            answered=self.answered,
+            version=self.version,
+        )
 
 
 def make_flow(

@@ -22,6 +22,8 @@ MARKER = "statuslint"
 MARKER_KEYS = ("ignore", "reason", "audit")
 WORKER_KEY = "statuslint"
 _SCOPES = ("session", "test")
+# What a test's markers say, read once at collection.
+_SETTINGS = pytest.StashKey[tuple[bool, frozenset[str]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -153,7 +155,7 @@ class StatusLintPlugin:
         errors = []
         for item in items:
             try:
-                _marker_settings(item, self.policy)
+                item.stash[_SETTINGS] = _marker_settings(item, self.policy)
             except ValueError as e:
                 errors.append(f"{item.nodeid}: @pytest.mark.{MARKER}: {e}")
         if errors:
@@ -163,7 +165,8 @@ class StatusLintPlugin:
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
         from .session import RunningTest
 
-        audit, ignore = _marker_settings(item, self.policy)
+        settings = item.stash.get(_SETTINGS, None)
+        audit, ignore = _marker_settings(item, self.policy) if settings is None else settings
         self.session.start_test(RunningTest(item.nodeid, audit, ignore), reset=self.scope == "test")
         try:
             yield
@@ -205,6 +208,7 @@ class StatusLintPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.patches.undo()
+        self.session.flush()  # what was made after the last test (a session fixture's teardown)
         if self.worker:
             self.config.workeroutput[WORKER_KEY] = pickle.dumps(self.session.worker_result())  # type: ignore[attr-defined]
             return

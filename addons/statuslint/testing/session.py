@@ -1,5 +1,6 @@
 """One audit per test session: the exchanges of every test, fed to one Auditor in the
-order they happen, each finding carrying the node id of the test that made the request."""
+order they happen (in batches: see ``_BATCH``), each finding carrying the node id of the
+test that made the request."""
 
 from __future__ import annotations
 
@@ -8,13 +9,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mitmproxy import http
-
 from ..auditor import Auditor
 from ..auditstate import AuditState
 from ..findings import Finding
+from .exchanges import Exchange
 
 logger = logging.getLogger(__name__)
+
+# Exchanges wait to be audited together, up to this many (or this many bytes of bodies), and
+# at the latest when the test's findings are reported, between tests and at the end. Why:
+# auditing an exchange right after the app answered it costs two to four times what it
+# costs next to other audits (the app's code and data have pushed the audit's out of the
+# CPU caches); in a batch, that is paid once per batch.
+_BATCH = 64
+_BATCH_BYTES = 8 << 20
 
 
 @dataclass
@@ -49,50 +57,79 @@ class AuditSession:
         # source -> the test of each flow index (xdist: one source per worker)
         self.tests: dict[str, list[str | None]] = {source: []}
         self._lock = threading.Lock()  # live servers and async clients record from other threads
+        self._pending: list[tuple[RunningTest | None, Exchange]] = []
+        self._pending_bytes = 0
 
-    def record(self, build: Callable[[], list[http.HTTPFlow]]) -> None:
-        """Audit what a client hook caught. Never raises: a test gets its response whatever
-        happens here."""
+    def record(self, capture: Callable[[], list[Exchange]]) -> None:
+        """Take what a client hook caught, to be audited with the next batch. Never raises:
+        a test gets its response whatever happens here."""
         ctx = self.current
         if ctx is not None and not ctx.audit:
             self.exchanges_skipped += 1
             return
         try:
-            flows = build()
+            exchanges = capture()
         except Exception as e:
-            key = f"{type(e).__name__}: {e}"
-            if key not in self.capture_errors:
-                logger.warning("statuslint: could not capture an exchange: %s", key)
-            self.capture_errors[key] = self.capture_errors.get(key, 0) + 1
+            self._capture_error(e)
             return
+        size = sum(len(x.request_body or b"") + len(x.response_body or b"") for x in exchanges)
         with self._lock:
-            tests = self.tests[self.source]
-            info = self.auditor.input(self.source)
-            for f in flows:
-                found = self.auditor.feed(
-                    f,
-                    len(tests),
-                    self.source,
-                    test=ctx.nodeid if ctx else None,
-                    ignore=ctx.ignore if ctx else (),
-                )
-                tests.append(ctx.nodeid if ctx else None)
-                info.flows += 1
-                (ctx.found if ctx else self.outside).extend(found)
+            self._pending.extend((ctx, x) for x in exchanges)
+            self._pending_bytes += size
+            if len(self._pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
+                self._flush()
+
+    def flush(self) -> None:
+        """Audit the exchanges waiting, in the order they were made."""
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:  # with the lock held
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        if not pending:
+            return
+        tests = self.tests[self.source]
+        info = self.auditor.input(self.source)
+        for ctx, exchange in pending:
+            try:
+                f = exchange.flow()
+            except Exception as e:
+                self._capture_error(e)
+                continue
+            test = ctx.nodeid if ctx else None
+            index = len(tests)
+            tests.append(test)
+            info.flows += 1
+            try:
+                found = self.auditor.feed(f, index, self.source, test=test, ignore=ctx.ignore if ctx else ())
+            except Exception as e:
+                # This runs in a report hook: an error here would stop pytest, not one test.
+                self._capture_error(e, "while auditing: ")
+                continue
+            (ctx.found if ctx else self.outside).extend(found)
+
+    def _capture_error(self, e: Exception, what: str = "") -> None:
+        key = f"{what}{type(e).__name__}: {e}"
+        if key not in self.capture_errors:
+            logger.warning("statuslint: could not capture an exchange: %s", key)
+        self.capture_errors[key] = self.capture_errors.get(key, 0) + 1
 
     def start_test(self, ctx: RunningTest, reset: bool) -> None:
         with self._lock:
+            self._flush()  # the exchanges of the test before, before any reset
             if reset:
                 self.auditor.reset_cross_flow_state()
             self.current = ctx
 
     def end_test(self) -> None:
         with self._lock:
+            self._flush()
             self.current = None
 
     def take_found(self) -> list[Finding]:
         """The current test's findings since the last call."""
         with self._lock:
+            self._flush()
             ctx = self.current
             if ctx is None:
                 return []
@@ -102,6 +139,7 @@ class AuditSession:
     # xdist -----------------------------------------------------------------------------
 
     def worker_result(self) -> WorkerResult:
+        self.flush()
         return WorkerResult(
             self.auditor.export_state(),
             self.source,
