@@ -7,6 +7,7 @@ plus the combinators ``all``, ``any`` and ``not``. See docs/policy.md for the la
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -188,6 +189,14 @@ def accept_satisfied(view: FlowView) -> bool:
     if not accept or not ctype or not view.response_has_body:
         return True
     capped([accept], "Accept", view.limits.max_header_value)
+    return any(_media_matches(media, ctype) for media in _acceptable(accept))
+
+
+@functools.lru_cache(maxsize=256)
+def _acceptable(accept: str) -> tuple[str, ...]:
+    """The media ranges an Accept value admits (q above 0), lower-cased: a client sends
+    the same Accept on every request, so it is parsed once."""
+    admitted = []
     for part in accept.split(","):
         media, *params = (p.strip() for p in part.split(";"))
         if not media:
@@ -200,9 +209,9 @@ def accept_satisfied(view: FlowView) -> bool:
                     q = float(value)
                 except ValueError:
                     q = 1.0
-        if q > 0 and _media_matches(media.lower(), ctype):
-            return True
-    return False
+        if q > 0:
+            admitted.append(media.lower())
+    return tuple(admitted)
 
 
 # Three-valued logic: a predicate that cannot be decided raises Undecidable. A

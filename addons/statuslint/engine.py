@@ -32,6 +32,7 @@ EVALUATE, PASSES, VIOLATED, _NEVER = 0, 1, 2, 3
 # A rule to run on a flow: (rule, VIOLATED or EVALUATE, when_rest, require, has exclude_paths).
 Step = tuple[Rule, int, Predicate, "Predicate | None", bool]
 Plan = tuple[tuple[str, ...], tuple[Step, ...]]
+Gates = tuple[tuple[str, int], ...]  # (lower-cased header name, its bit)
 
 
 class _StatusAndMethod:
@@ -75,6 +76,7 @@ class Engine:
         self._request_gates = tuple((name, self._bits[side, name]) for side, name in gates if side == "request")
         self._index: dict[tuple[int, str, int], tuple[Rule, ...]] = {}
         self._plans: dict[tuple[int, str, int], Plan] = {}
+        self._gates: dict[tuple[int, str], tuple[Gates, Gates]] = {}
         self._when_only: dict[str, tuple[Rule, ...]] = {}
         self.failed_rules: dict[str, str] = {}  # rule id -> first error, reported once
         self.evaluated: Counter[str] = evaluated if evaluated is not None else Counter()
@@ -89,6 +91,7 @@ class Engine:
             if len(self._index) >= _INDEX_LIMIT:
                 self._index.clear()
                 self._plans.clear()
+                self._gates.clear()
                 self._when_only.clear()
             rules = tuple(r for r in self.rules if r.applies_to(status, method) and self._gated_in(r, present))
             self._index[key] = rules
@@ -121,18 +124,36 @@ class Engine:
         return needed & present == needed
 
     def _present(self, view: FlowView) -> int:
+        """The bits of the gate headers the flow has, among those of the rules that can
+        apply to its status and method (a request's headers are not indexed for gates no
+        such rule has)."""
+        response_gates, request_gates = self._gates_for(view.status, view.method)
         present = 0
-        if self._response_gates:
+        if response_gates:
             names = view.response_headers.by_name
-            for name, bit in self._response_gates:
+            for name, bit in response_gates:
                 if name in names:
                     present |= bit
-        if self._request_gates:
+        if request_gates:
             names = view.request_headers.by_name
-            for name, bit in self._request_gates:
+            for name, bit in request_gates:
                 if name in names:
                     present |= bit
         return present
+
+    def _gates_for(self, status: int, method: str) -> tuple[Gates, Gates]:
+        key = (status, method)
+        gates = self._gates.get(key)
+        if gates is None:
+            used = 0
+            for rule in self.rules_for(status, method):
+                for need in rule.needs_headers:
+                    used |= self._bits[need]
+            gates = self._gates[key] = (
+                tuple(g for g in self._response_gates if g[1] & used),
+                tuple(g for g in self._request_gates if g[1] & used),
+            )
+        return gates
 
     def _when_only_rules(self, method: str) -> tuple[Rule, ...]:
         """Rules without ``require``: matching ``when`` is the violation, so they count as
