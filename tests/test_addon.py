@@ -55,7 +55,7 @@ def test_findings_are_logged_marked_commented_and_appended(
         caplog.set_level(logging.INFO)
         f = http_flow("POST", "/v1/books?api_key=s3cret", 201, req_headers={"Authorization": "Bearer s3cret"})
         run_flow(sl, f)
-        # Appended and flushed at once: a killed proxy loses nothing.
+        # Appended and flushed at once without an event loop (a live proxy batches: findingslog.py).
         lines = log.read_text().splitlines()
         assert [json.loads(x)["rule"] for x in lines] == ["created-without-location"]
         record = json.loads(lines[0])

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import mitmproxy.types
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
@@ -33,6 +33,7 @@ from . import logfilter, reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
 from .escape import escape, escape_json
 from .findings import Finding, Severity, parse_fail_on
+from .findingslog import FLUSH_SECONDS, FindingsLog
 from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
 from .policy import BUILTIN_NAME, load_policy
 from .readers import sniff_har
@@ -87,7 +88,7 @@ class StatusLint:
         self.fail_on: Severity | None = None
         self.fail_on_inconclusive = False
         self.report_paths: list[str] = []
-        self.log_file: IO[str] | None = None
+        self.log_file: FindingsLog | None = None
         self.replay_is_har = False
         self.next_index: dict[str, int] = {}
         self.exit_code = 0
@@ -118,7 +119,11 @@ class StatusLint:
             f"files; each one's format follows its suffix ({', '.join(reports.SUFFIXES)}).",
         )
         loader.add_option(
-            "statuslint_log", str, "", "Append one JSON line per statuslint finding to this file, as it is found."
+            "statuslint_log",
+            str,
+            "",
+            f"Append one JSON line per statuslint finding to this file as it is found (on disk within "
+            f"{FLUSH_SECONDS:g}s).",
         )
         loader.add_option(
             "statuslint_fail_on",
@@ -268,7 +273,7 @@ class StatusLint:
         if path:
             self._check_writable_dir(path, "statuslint_log")
             try:
-                self.log_file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives until done
+                self.log_file = FindingsLog(path)
             except OSError as e:
                 raise self._refuse(f"statuslint_log: cannot open {path}: {e.strerror}") from None
 
@@ -477,6 +482,7 @@ class StatusLint:
         if self.log_file is not None:
             endpoint = self.auditor.endpoint_of(finding) if self.auditor else None
             record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json(endpoint)}
+            # Batched: on disk within FLUSH_SECONDS, and at once from done() (findingslog.py).
             self.log_file.write(escape_json(printable(json.dumps(record, ensure_ascii=False))) + "\n")
 
     # End ---------------------------------------------------------------------------------
