@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions
+from mitmproxy.addons.termlog import TermLogHandler
 from mitmproxy.test import taddons, tflow
 
 from helpers import SARIF_SCHEMA, http_flow, load_report, sarif_schema_errors
@@ -341,3 +344,36 @@ def test_summary_command(sl: StatusLint, caplog: pytest.LogCaptureFixture) -> No
     assert "2 flows, 2 audited" in text
     assert "served-after-delete" in text and "DELETE api.example.test /v1/books/{id}" in text
     assert "Rules that never ran" in text and "\x1b[" not in text
+
+
+def test_finding_lines_reach_the_terminal_but_not_the_deprecated_add_log_event(sl: StatusLint) -> None:
+    """mitmproxy re-sends each log record as the add_log event, at a cost per record that
+    matched the rest of a finding line's logging; finding lines skip it (logfilter.py)."""
+
+    class AddLogListener:
+        def __init__(self) -> None:
+            self.entries: list[str] = []
+
+        def add_log(self, entry) -> None:  # type: ignore[no-untyped-def]
+            self.entries.append(entry.msg)
+
+    terminal = io.StringIO()
+    term = TermLogHandler(terminal)
+
+    async def scenario() -> list[str]:
+        listener = AddLogListener()
+        with taddons.context(sl, listener):
+            term.install()
+            try:
+                run_flow(sl, http_flow("POST", "/v1/books", 201))
+                logging.getLogger("mitmproxy.proxy.server").warning("another line")
+                for _ in range(5):
+                    await asyncio.sleep(0)  # the event is sent from the loop
+            finally:
+                term.uninstall()
+        return listener.entries
+
+    entries = asyncio.run(scenario())
+    assert "statuslint warning created-without-location: POST" in terminal.getvalue()
+    assert any("another line" in e for e in entries)  # the event itself still works
+    assert not any("created-without-location" in e for e in entries)

@@ -78,6 +78,7 @@ LIVE_SOURCE = "live"
 # informational. Never ERROR: mitmdump treats an error logged while it replays a file
 # (-nr) as a start-up failure and aborts.
 _LOG_LEVEL = {Severity.ERROR: logging.WARNING, Severity.WARNING: logging.WARNING, Severity.INFO: logging.INFO}
+_FINDING_EXTRA = {logfilter.FINDING: True}
 _MARKER = {Severity.ERROR: ":no_entry:", Severity.WARNING: ":warning:", Severity.INFO: ":information_source:"}
 
 
@@ -478,6 +479,7 @@ class StatusLint:
         logger.log(
             _LOG_LEVEL[finding.severity],
             f"statuslint {finding.severity.label} {finding.rule}: {escape(where)}: {escape(finding.message)}",
+            extra=_FINDING_EXTRA,
         )
         if self.log_file is not None:
             endpoint = self.auditor.endpoint_of(finding) if self.auditor else None
