@@ -377,3 +377,22 @@ def test_finding_lines_reach_the_terminal_but_not_the_deprecated_add_log_event(s
     assert "statuslint warning created-without-location: POST" in terminal.getvalue()
     assert any("another line" in e for e in entries)  # the event itself still works
     assert not any("created-without-location" in e for e in entries)
+
+
+def test_the_builtin_policy_is_parsed_once_at_start_up(sl: StatusLint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """load() parses it so that the addon is ready before any option comes; the first
+    configure (mitmdump -s sends every option) reuses it instead of parsing it again."""
+    calls: list[object] = []
+    real = addon_module.load_policy
+
+    def counting(path=None):  # type: ignore[no-untyped-def]
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(addon_module, "load_policy", counting)
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_policy="default", statuslint_select="created-without-location")
+        assert len(calls) == 1
+        assert [r.id for r in sl.auditor.policy.enabled_rules] == ["created-without-location"]
+        tctx.configure(sl, statuslint_select="")
+        assert len(calls) == 1 and len(sl.auditor.policy.enabled_rules) > 1  # the selection did not stick to it

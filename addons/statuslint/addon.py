@@ -35,7 +35,7 @@ from .escape import escape, escape_json
 from .findings import Finding, Severity, parse_fail_on
 from .findingslog import FLUSH_SECONDS, FindingsLog
 from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
-from .policy import BUILTIN_NAME, load_policy
+from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import sniff_har
 from .redact import redact_url
 from .stopping import GracefulStop
@@ -103,6 +103,7 @@ class StatusLint:
         self.report_hooks: list[Callable[[dict[str, Any]], None]] = []
         self.baseline: Baseline | None = None
         self.write_baseline_path = ""
+        self.default_policy: Policy | None = None
 
     # Options ---------------------------------------------------------------------------
 
@@ -173,8 +174,9 @@ class StatusLint:
                 ),
             )
         # Ready before the first configure: mitmproxy only sends options that were set
-        # to an addon added programmatically.
-        self.auditor = Auditor(load_policy())
+        # to an addon added programmatically. Kept: configure would parse it again.
+        self.default_policy = load_policy()
+        self.auditor = Auditor(self.default_policy)
 
     def configure(self, updated: set[str]) -> None:
         if not self.running_:
@@ -211,7 +213,10 @@ class StatusLint:
         if updated & {"statuslint_policy", "statuslint_select", "statuslint_ignore", "statuslint_api_only"}:
             value = ctx.options.statuslint_policy.strip()
             try:
-                policy = load_policy(value or None)
+                if value in ("", BUILTIN_NAME) and self.default_policy is not None:
+                    policy = self.default_policy  # select_rules and api_only copy, never change it
+                else:
+                    policy = load_policy(value or None)
             except PolicyError as e:
                 raise self._refuse(f"statuslint_policy: {e}") from None
             try:
