@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions
+from mitmproxy.addons.termlog import TermLogHandler
 from mitmproxy.test import taddons, tflow
 
 from helpers import SARIF_SCHEMA, http_flow, load_report, sarif_schema_errors
@@ -55,7 +58,7 @@ def test_findings_are_logged_marked_commented_and_appended(
         caplog.set_level(logging.INFO)
         f = http_flow("POST", "/v1/books?api_key=s3cret", 201, req_headers={"Authorization": "Bearer s3cret"})
         run_flow(sl, f)
-        # Appended and flushed at once: a killed proxy loses nothing.
+        # Appended and flushed at once without an event loop (a live proxy batches: findingslog.py).
         lines = log.read_text().splitlines()
         assert [json.loads(x)["rule"] for x in lines] == ["created-without-location"]
         record = json.loads(lines[0])
@@ -341,3 +344,55 @@ def test_summary_command(sl: StatusLint, caplog: pytest.LogCaptureFixture) -> No
     assert "2 flows, 2 audited" in text
     assert "served-after-delete" in text and "DELETE api.example.test /v1/books/{id}" in text
     assert "Rules that never ran" in text and "\x1b[" not in text
+
+
+def test_finding_lines_reach_the_terminal_but_not_the_deprecated_add_log_event(sl: StatusLint) -> None:
+    """mitmproxy re-sends each log record as the add_log event, at a cost per record that
+    matched the rest of a finding line's logging; finding lines skip it (logfilter.py)."""
+
+    class AddLogListener:
+        def __init__(self) -> None:
+            self.entries: list[str] = []
+
+        def add_log(self, entry) -> None:  # type: ignore[no-untyped-def]
+            self.entries.append(entry.msg)
+
+    terminal = io.StringIO()
+    term = TermLogHandler(terminal)
+
+    async def scenario() -> list[str]:
+        listener = AddLogListener()
+        with taddons.context(sl, listener):
+            term.install()
+            try:
+                run_flow(sl, http_flow("POST", "/v1/books", 201))
+                logging.getLogger("mitmproxy.proxy.server").warning("another line")
+                for _ in range(5):
+                    await asyncio.sleep(0)  # the event is sent from the loop
+            finally:
+                term.uninstall()
+        return listener.entries
+
+    entries = asyncio.run(scenario())
+    assert "statuslint warning created-without-location: POST" in terminal.getvalue()
+    assert any("another line" in e for e in entries)  # the event itself still works
+    assert not any("created-without-location" in e for e in entries)
+
+
+def test_the_builtin_policy_is_parsed_once_at_start_up(sl: StatusLint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """load() parses it so that the addon is ready before any option comes; the first
+    configure (mitmdump -s sends every option) reuses it instead of parsing it again."""
+    calls: list[object] = []
+    real = addon_module.load_policy
+
+    def counting(path=None):  # type: ignore[no-untyped-def]
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(addon_module, "load_policy", counting)
+    with taddons.context(sl) as tctx:
+        tctx.configure(sl, statuslint_policy="default", statuslint_select="created-without-location")
+        assert len(calls) == 1
+        assert [r.id for r in sl.auditor.policy.enabled_rules] == ["created-without-location"]
+        tctx.configure(sl, statuslint_select="")
+        assert len(calls) == 1 and len(sl.auditor.policy.enabled_rules) > 1  # the selection did not stick to it

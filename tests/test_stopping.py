@@ -23,6 +23,7 @@ from mitmproxy.http import HTTPFlow
 from mitmproxy.test import tflow
 
 from helpers import free_port
+from statuslint.findingslog import FLUSH_LINES, FLUSH_SECONDS, FindingsLog
 from statuslint.stopping import GracefulStop
 from test_e2e import AUDIT_SCRIPT, HOST, MITMDUMP, STATUSLINT, STOP_TIMEOUT, Proc, started
 
@@ -180,6 +181,53 @@ def test_mitmdump_script_sighup_writes_summary_and_report(tmp_path: Path) -> Non
     assert code == 0, output[-4000:]
     assert SUMMARY in output
     check_nothing_lost(load, report_path, log_path)
+
+
+def test_a_killed_proxy_loses_no_finding_older_than_the_flush_window(tmp_path: Path) -> None:
+    """SIGKILL leaves no time to write anything: every finding made more than
+    FLUSH_SECONDS before it is on disk all the same."""
+    log_path = tmp_path / "findings.jsonl"
+    port = free_port()
+    with upstream() as up:
+        cmd = [
+            STATUSLINT, "proxy", "--reverse", f"http://{HOST}:{up}", "--port", str(port),
+            "--confdir", tmp_path / "confdir", "--log", log_path,
+        ]  # fmt: skip
+        with started(cmd, tmp_path, "proxy", port) as proc:
+            conn = http.client.HTTPConnection(HOST, port, timeout=10)
+            sent = []
+            for i in range(300):
+                sent.append(f"/k/{i}")
+                conn.request("GET", sent[-1], headers={"Accept": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 401
+            conn.close()
+            time.sleep(FLUSH_SECONDS * 3)
+            proc.popen.kill()
+            proc.popen.wait(timeout=STOP_TIMEOUT)
+    logged = logged_paths(log_path)
+    assert sorted(logged) == sorted(sent)
+
+
+def test_findings_log_batches_within_its_window_and_close_writes_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "findings.jsonl"
+
+    async def scenario() -> None:
+        log = FindingsLog(str(path))
+        log.write("a\n")
+        log.write("b\n")
+        assert path.read_text() == ""  # gathered, not yet written
+        await asyncio.sleep(FLUSH_SECONDS * 3)
+        assert path.read_text() == "a\nb\n"
+        for i in range(FLUSH_LINES):
+            log.write(f"{i}\n")
+        assert len(path.read_text().splitlines()) == 2 + FLUSH_LINES  # a full batch goes at once
+        log.write("last\n")
+        log.close()
+        assert path.read_text().endswith("last\n")
+
+    asyncio.run(scenario())
 
 
 def test_answers_still_under_way_after_the_drain_are_cut_off_not_delivered() -> None:

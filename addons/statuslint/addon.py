@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import mitmproxy.types
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
@@ -33,8 +33,9 @@ from . import logfilter, reports
 from .auditor import LIMIT_NOUNS, Auditor, Limits
 from .escape import escape, escape_json
 from .findings import Finding, Severity, parse_fail_on
+from .findingslog import FLUSH_SECONDS, FindingsLog
 from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
-from .policy import BUILTIN_NAME, load_policy
+from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import sniff_har
 from .redact import redact_url
 from .stopping import GracefulStop
@@ -77,6 +78,7 @@ LIVE_SOURCE = "live"
 # informational. Never ERROR: mitmdump treats an error logged while it replays a file
 # (-nr) as a start-up failure and aborts.
 _LOG_LEVEL = {Severity.ERROR: logging.WARNING, Severity.WARNING: logging.WARNING, Severity.INFO: logging.INFO}
+_FINDING_EXTRA = {logfilter.FINDING: True}
 _MARKER = {Severity.ERROR: ":no_entry:", Severity.WARNING: ":warning:", Severity.INFO: ":information_source:"}
 
 
@@ -87,7 +89,7 @@ class StatusLint:
         self.fail_on: Severity | None = None
         self.fail_on_inconclusive = False
         self.report_paths: list[str] = []
-        self.log_file: IO[str] | None = None
+        self.log_file: FindingsLog | None = None
         self.replay_is_har = False
         self.next_index: dict[str, int] = {}
         self.exit_code = 0
@@ -101,6 +103,7 @@ class StatusLint:
         self.report_hooks: list[Callable[[dict[str, Any]], None]] = []
         self.baseline: Baseline | None = None
         self.write_baseline_path = ""
+        self.default_policy: Policy | None = None
 
     # Options ---------------------------------------------------------------------------
 
@@ -118,7 +121,11 @@ class StatusLint:
             f"files; each one's format follows its suffix ({', '.join(reports.SUFFIXES)}).",
         )
         loader.add_option(
-            "statuslint_log", str, "", "Append one JSON line per statuslint finding to this file, as it is found."
+            "statuslint_log",
+            str,
+            "",
+            f"Append one JSON line per statuslint finding to this file as it is found (on disk within "
+            f"{FLUSH_SECONDS:g}s).",
         )
         loader.add_option(
             "statuslint_fail_on",
@@ -167,8 +174,9 @@ class StatusLint:
                 ),
             )
         # Ready before the first configure: mitmproxy only sends options that were set
-        # to an addon added programmatically.
-        self.auditor = Auditor(load_policy())
+        # to an addon added programmatically. Kept: configure would parse it again.
+        self.default_policy = load_policy()
+        self.auditor = Auditor(self.default_policy)
 
     def configure(self, updated: set[str]) -> None:
         if not self.running_:
@@ -205,7 +213,10 @@ class StatusLint:
         if updated & {"statuslint_policy", "statuslint_select", "statuslint_ignore", "statuslint_api_only"}:
             value = ctx.options.statuslint_policy.strip()
             try:
-                policy = load_policy(value or None)
+                if value in ("", BUILTIN_NAME) and self.default_policy is not None:
+                    policy = self.default_policy  # select_rules and api_only copy, never change it
+                else:
+                    policy = load_policy(value or None)
             except PolicyError as e:
                 raise self._refuse(f"statuslint_policy: {e}") from None
             try:
@@ -268,7 +279,7 @@ class StatusLint:
         if path:
             self._check_writable_dir(path, "statuslint_log")
             try:
-                self.log_file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives until done
+                self.log_file = FindingsLog(path)
             except OSError as e:
                 raise self._refuse(f"statuslint_log: cannot open {path}: {e.strerror}") from None
 
@@ -473,10 +484,12 @@ class StatusLint:
         logger.log(
             _LOG_LEVEL[finding.severity],
             f"statuslint {finding.severity.label} {finding.rule}: {escape(where)}: {escape(finding.message)}",
+            extra=_FINDING_EXTRA,
         )
         if self.log_file is not None:
             endpoint = self.auditor.endpoint_of(finding) if self.auditor else None
             record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json(endpoint)}
+            # Batched: on disk within FLUSH_SECONDS, and at once from done() (findingslog.py).
             self.log_file.write(escape_json(printable(json.dumps(record, ensure_ascii=False))) + "\n")
 
     # End ---------------------------------------------------------------------------------

@@ -39,21 +39,44 @@ class SafeLogFilter(logging.Filter):
         return True
 
 
+# Set on the record of each finding line (``extra={FINDING: True}``).
+FINDING = "statuslint_finding"
+
+
+class NoFindingsToAddLog(logging.Filter):
+    """mitmproxy hands every log record on to the deprecated ``add_log`` event as well
+    (``LegacyLogEvents``): a write to the loop's self-pipe and a walk over every addon,
+    per record. Nothing in mitmproxy listens to that event any more (it warns addons
+    that do), and a finding line costs it as much as the rest of its logging: statuslint's
+    finding lines are kept from it. They still reach the terminal and the event log of
+    mitmproxy and mitmweb (other handlers), the --log file and the report."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, FINDING, False)
+
+
 _FILTER = SafeLogFilter()
+_NO_ADD_LOG = NoFindingsToAddLog()
 
 
 def install() -> None:
     """Put the filter on every mitmproxy log handler of the root logger (the terminal log,
-    the event log of mitmproxy and mitmweb); a second call adds nothing."""
+    the event log of mitmproxy and mitmweb), and keep finding lines from the add_log
+    event; a second call adds nothing."""
     try:
-        from mitmproxy.log import MitmLogHandler
+        from mitmproxy import log
     except ImportError:  # pragma: no cover - mitmproxy is a dependency
         return
+    # None in a mitmproxy that no longer has the deprecated event.
+    legacy = getattr(log, "LegacyLogEvents", None)
     for handler in logging.getLogger().handlers:
-        if isinstance(handler, MitmLogHandler) and _FILTER not in handler.filters:
+        if legacy is not None and isinstance(handler, legacy) and _NO_ADD_LOG not in handler.filters:
+            handler.filters.insert(0, _NO_ADD_LOG)  # first: a dropped record costs nothing more
+        if isinstance(handler, log.MitmLogHandler) and _FILTER not in handler.filters:
             handler.addFilter(_FILTER)
 
 
 def uninstall() -> None:
     for handler in logging.getLogger().handlers:
         handler.removeFilter(_FILTER)
+        handler.removeFilter(_NO_ADD_LOG)

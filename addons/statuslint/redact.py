@@ -97,14 +97,26 @@ _TEXT_SCHEME = re.compile(r"\b(?P<scheme>bearer|basic|digest|negotiate)\s+[A-Za-
 _TEXT_PAIR = re.compile(r"(?P<name>[A-Za-z0-9_.\-\[\]%]+)=(?P<value>(?:(?!\\r|\\n)[^&;#?\s'\"<>,])+)")
 
 
+# Words one of _TEXT_HEADER's names, and one of _TEXT_SCHEME's, must contain. Every line
+# the proxy logs meets these regexes, and most lines hold none of the words: an ASCII
+# line is searched only when one is in it (in other text, case folding can match a
+# non-ASCII letter, U+017F for "s", so the regexes always run there).
+_HEADER_WORDS = ("authorization", "cookie", "api-key", "x-auth-token", "x-csrf-token")
+_SCHEME_WORDS = ("bearer", "basic", "digest", "negotiate")
+
+
 def redact_text(text: str) -> str:
     """Free text with every secret it seems to carry masked. Cautious rather than exact:
     a log line is read by people, and a masked harmless value costs nothing."""
     if not text:
         return text
-    text = _TEXT_HEADER.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)
-    text = _TEXT_USERINFO.sub(lambda m: f"{m['pre']}{MASK}@", text)
-    text = _TEXT_SCHEME.sub(lambda m: f"{m['scheme']} {MASK}", text)
+    lower = text.lower() if text.isascii() else None
+    if lower is None or any(word in lower for word in _HEADER_WORDS):
+        text = _TEXT_HEADER.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)
+    if "@" in text and "://" in text:
+        text = _TEXT_USERINFO.sub(lambda m: f"{m['pre']}{MASK}@", text)
+    if lower is None or any(word in lower for word in _SCHEME_WORDS):
+        text = _TEXT_SCHEME.sub(lambda m: f"{m['scheme']} {MASK}", text)
     if "=" in text:
         text = _TEXT_PAIR.sub(lambda m: f"{m['name']}={MASK}" if _secret_name(m["name"]) else m[0], text)
     return text
