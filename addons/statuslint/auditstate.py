@@ -7,15 +7,21 @@ operation on the state, never on finished reports: counts and coverage add up, e
 tables merge (API-level findings such as ``inconsistent-status`` are then computed on the
 merged traffic), findings and inputs are appended, and what the cross-flow checks remember
 is united, so traffic audited after a merge still meets it.
+
+Cross-flow state is kept per input (source) by every check but the API-level ones, so the
+states of different inputs never meet: ``statuslint audit`` audits each input on its own,
+in this process or a worker (``--jobs``), and merges the states in input order, which
+makes the report the same however many processes made it.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from . import exchange as exchanges
 from .endpoints import EndpointStats
 from .findings import Finding
 from .stateful.surface import _METHOD_LIMIT, _PENDING_PER_METHOD, _REPORTED_PER_HOST
@@ -65,7 +71,9 @@ class AuditState:
     failed_checks: dict[str, str] = field(default_factory=dict)
 
 
-def export(auditor: Auditor) -> AuditState:
+def export(auditor: Auditor, *, detach: bool = True) -> AuditState:
+    """The auditor's state. ``detach=False`` shares its objects instead of copying them:
+    only for an auditor that is thrown away once its state is merged or sent."""
     values, collapsed = auditor.templater.learned()
     state = AuditState(
         counters={name: getattr(auditor, name) for name in COUNTERS},
@@ -93,7 +101,7 @@ def export(auditor: Auditor) -> AuditState:
         failed_checks=dict(auditor.failed_checks),
     )
     # Detached: the exporting audit may go on, and the merged one must not share its state.
-    return copy.deepcopy(state)
+    return copy.deepcopy(state) if detach else state
 
 
 # Cross-flow trackers whose state is one LRU of independent entries: (attribute, LRU attribute).
@@ -116,8 +124,10 @@ def merge_into(auditor: Auditor, state: AuditState) -> None:
     auditor.templater.merge_learned(state.literal_values, state.collapsed)
     auditor.endpoints.merge(state.endpoints, state.evicted, state.evicted_endpoints)
 
-    # The cap keeps the most severe of both sides, as one audit of both would have.
-    for finding in state.findings:
+    # The cap keeps the most severe of both sides, as one audit of both would have: each
+    # side kept its own most severe, and added in arrival order they compete as they would
+    # have in one audit.
+    for finding in _within_exchange_budget(auditor, state.findings):
         auditor.kept.add(finding)
     auditor.kept.omitted.update(state.findings_omitted)
     # Both sides ran the same policy: suppression indices mean the same entries.
@@ -140,6 +150,24 @@ def merge_into(auditor: Auditor, state: AuditState) -> None:
         auditor.engine.failed_rules.setdefault(name, error)
     for name, error in state.failed_checks.items():
         auditor.failed_checks.setdefault(name, error)
+
+
+def _within_exchange_budget(auditor: Auditor, findings: list[Finding]) -> list[Finding]:
+    """The findings with their exchanges while the merged audit's exchanges stay within
+    the memory budget one audit has; past it, without (counted as omitted)."""
+    out = []
+    counted: set[int] = set()  # the findings of one flow share one exchange
+    for finding in findings:
+        exchange = finding.exchange
+        if exchange is not None and id(exchange) not in counted:
+            if auditor.exchange_chars >= exchanges.BUDGET:
+                auditor.exchanges_omitted += 1
+                finding = replace(finding, exchange=None)
+            else:
+                counted.add(id(exchange))
+                auditor.exchange_chars += exchanges.size(exchange)
+        out.append(finding)
+    return out
 
 
 def _adopt(lru: Any, key: Any, theirs: Any) -> Any:
