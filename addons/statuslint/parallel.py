@@ -257,6 +257,8 @@ class _WorkerInterrupt:
     @property
     def requested(self) -> bool:
         if self.local.requested:
+            # The whole run is interrupted: no worker is to start another input.
+            self.stop.set()
             return True
         self.calls += 1
         return self.calls % _STOP_EVERY == 0 and self.stop.is_set()
