@@ -13,6 +13,7 @@ from helpers import ROOT, default_policy, http_flow
 from statuslint.auditor import Auditor
 from statuslint.reports import model
 
+
 def _demo_flows() -> list:
     with open(ROOT / "recordings" / "demo.flows", "rb") as fo:
         return list(io.FlowReader(fo).stream())

@@ -11,7 +11,6 @@ import errno
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
@@ -286,10 +285,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         for finding in found:
             console.print(_finding_line(finding), soft_wrap=True)
 
-    source = PolicySource(args.policy, tuple(parse_rule_ids(args.select)), tuple(parse_rule_ids(args.ignore)))
+    source = PolicySource(
+        args.policy, tuple(parse_rule_ids(args.select)), tuple(parse_rule_ids(args.ignore)), args.api_only
+    )
     setup = Setup(
         policy,
-        replace(source, api_only=args.api_only),
+        source,
         limits,
         baseline,
         record_keys=bool(args.write_baseline),
@@ -304,7 +305,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             interrupt=interrupt,
             on_found=show if stream_findings else None,
             # One bar per worker would fight over the terminal.
-            progress=not args.no_progress and jobs == 1,
+            progress=not args.no_progress and (jobs == 1 or len(args.inputs) == 1),
         )
     if interrupt.requested:
         read = ", ".join(f"{i.source}: {i.flows} flows" for i in auditor.inputs)

@@ -73,7 +73,7 @@ class PolicySource:
 class Setup:
     """What each input's auditor is made of: the same for all, here and in workers."""
 
-    policy: Policy | None
+    policy: Policy | None  # None where it cannot be inherited (no fork): rebuilt from source
     source: PolicySource
     limits: Limits
     baseline: Baseline | None = None
@@ -86,9 +86,6 @@ class Setup:
         auditor = Auditor(self.policy, self.limits, self.baseline)
         auditor.gate.record_keys = self.record_keys
         return auditor
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "policy": None}
 
 
 @dataclass
