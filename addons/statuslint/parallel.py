@@ -171,13 +171,14 @@ def _in_workers(
                     result = _result(future, path, interrupt, stop, futures)
                     if result.state is not None:
                         target.merge(result.state)
+                        if stream is not None and on_found is not None:
+                            for found in _read_stream(stream):
+                                on_found(found)
                     elif result.ok:
                         continue  # interrupted before it started: not read
                     else:
+                        # Lost with its worker: what it streamed is in no report either.
                         target.input(path).error = result.error
-                    if stream is not None and on_found is not None:
-                        for found in _read_stream(stream):
-                            on_found(found)
                     for line in result.said:
                         say(line)
                     ok &= result.ok
