@@ -19,6 +19,7 @@ from mitmproxy import io as mio
 from helpers import BIN, ROOT, default_policy, http_flow
 from statuslint import parallel
 from statuslint.auditor import Auditor, Limits
+from statuslint.auditstate import export
 from statuslint.cli import main
 from statuslint.interrupt import StopOnInterrupt
 from statuslint.reports import model
@@ -254,6 +255,32 @@ def test_one_auditor_over_inputs_equals_their_audits_merged(max_findings: int) -
     assert got == expected
     mine = {f["rule"] for f in got["findings"] if f.get("flow") and f["flow"]["source"] != "demo"}
     assert mine and not mine & CROSSING_RULES
+
+
+def test_a_finished_inputs_state_leaves_out_only_what_no_flow_can_meet() -> None:
+    """``statuslint audit`` sends each read input's state without its per-input cross-flow
+    state: merged, the report is the one the whole state gives; the URLs forgotten are
+    each input's own (another input's flows never met them)."""
+    with open(DEMO_FLOWS, "rb") as fo:
+        demo = list(mio.FlowReader(fo).stream())
+    inputs = {"allow": allow_then_methods(), "demo": demo, "methods": methods_elsewhere()}
+    policy = default_policy()
+    for limits in (Limits(), Limits(max_urls=5)):
+        whole, finished, forgotten = Auditor(policy, limits), Auditor(policy, limits), 0
+        for source, flows in inputs.items():
+            apart = Auditor(policy, limits)
+            feed(apart, flows, source)
+            forgotten += apart.lifecycle.urls.evicted
+            state = export(apart, finished=True)
+            assert not (state.urls or state.trackers or state.hosts or state.allowed)
+            finished.merge(state)
+            whole.merge(apart.export_state())
+        expected, got = model.build(whole, "default"), model.build(finished, "default")
+        assert got["summary"]["limits"].pop("urls_forgotten") == forgotten
+        # The whole state also counts A's URLs pushed out by B's, which nothing could meet.
+        assert expected["summary"]["limits"].pop("urls_forgotten") >= forgotten
+        assert forgotten > 0 if limits.max_urls == 5 else forgotten == 0
+        assert got == expected
 
 
 # Workers that fail -----------------------------------------------------------------------

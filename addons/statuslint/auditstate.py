@@ -71,10 +71,15 @@ class AuditState:
     failed_checks: dict[str, str] = field(default_factory=dict)
 
 
-def export(auditor: Auditor, *, detach: bool = True) -> AuditState:
+def export(auditor: Auditor, *, detach: bool = True, finished: bool = False) -> AuditState:
     """The auditor's state. ``detach=False`` shares its objects instead of copying them:
-    only for an auditor that is thrown away once its state is merged or sent."""
+    only for an auditor that is thrown away once its state is merged or sent.
+    ``finished``: no flow of the audit's inputs will ever come again (``statuslint audit``
+    has read the file), so the per-input state of the cross-flow checks, which no other
+    input's flow can meet, is left out (most of a large input's state); only how many
+    URLs it forgot comes along. The API-level error formats stay."""
     values, collapsed = auditor.templater.learned()
+    per_input = not finished
     state = AuditState(
         counters={name: getattr(auditor, name) for name in COUNTERS},
         endpoints=list(auditor.endpoints.items()),
@@ -91,12 +96,12 @@ def export(auditor: Auditor, *, detach: bool = True) -> AuditState:
         seen_known=set(auditor.gate.seen_known),
         keys=Counter(auditor.gate.keys),
         exchanges_omitted=auditor.exchanges_omitted,
-        trackers=_tracker_items(auditor),
+        trackers=_tracker_items(auditor) if per_input else {},
         error_formats=auditor.error_formats.hosts.items(),
-        urls=auditor.lifecycle.urls.items(),
+        urls=auditor.lifecycle.urls.items() if per_input else [],
         urls_forgotten=auditor.lifecycle.urls.evicted,
-        hosts=auditor.method_support.hosts.items(),
-        allowed=auditor.allowed_methods.endpoints.items(),
+        hosts=auditor.method_support.hosts.items() if per_input else [],
+        allowed=auditor.allowed_methods.endpoints.items() if per_input else [],
         failed_rules=dict(auditor.engine.failed_rules),
         failed_checks=dict(auditor.failed_checks),
     )

@@ -7,7 +7,9 @@ audit inputs in parallel and send their states back, and this process merges the
 same order as they arrive in. The same states are merged in the same order either way,
 so the findings, their order, the summary and the exit status do not depend on --jobs.
 Cross-flow state is per input in any case; API-level findings are computed on the merged
-endpoint table.
+endpoint table. A read input's state is sent without its per-input cross-flow state (no
+other input's flow can meet it; ``export(finished=True)``): most of a large input's state,
+so the merging, which runs alone, stays short.
 
 What a worker says (an input's one-line error, ``--show-all``'s findings) is passed on
 after its input's merge, in input order.
@@ -139,7 +141,7 @@ def _in_process(
             say=say,
         )
         # Thrown away now: its state need not be copied.
-        target.merge(export(auditor, detach=False))
+        target.merge(export(auditor, detach=False, finished=True))
         if interrupt.requested:
             break
     return ok
@@ -278,7 +280,7 @@ def _audit_in_worker(path: str, stream: str | None) -> InputResult:
             say=said.append,
         )
     # Thrown away once sent: pickled as it is, not copied first.
-    return InputResult(export(auditor, detach=False), ok, said)
+    return InputResult(export(auditor, detach=False, finished=True), ok, said)
 
 
 class _FoundStream:
