@@ -7,15 +7,21 @@ operation on the state, never on finished reports: counts and coverage add up, e
 tables merge (API-level findings such as ``inconsistent-status`` are then computed on the
 merged traffic), findings and inputs are appended, and what the cross-flow checks remember
 is united, so traffic audited after a merge still meets it.
+
+Cross-flow state is kept per input (source) by every check but the API-level ones, so the
+states of different inputs never meet: ``statuslint audit`` audits each input on its own,
+in this process or a worker (``--jobs``), and merges the states in input order, which
+makes the report the same however many processes made it.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from . import exchange as exchanges
 from .endpoints import EndpointStats
 from .findings import Finding
 from .stateful.surface import _METHOD_LIMIT, _PENDING_PER_METHOD, _REPORTED_PER_HOST
@@ -65,8 +71,15 @@ class AuditState:
     failed_checks: dict[str, str] = field(default_factory=dict)
 
 
-def export(auditor: Auditor) -> AuditState:
+def export(auditor: Auditor, *, detach: bool = True, finished: bool = False) -> AuditState:
+    """The auditor's state. ``detach=False`` shares its objects instead of copying them:
+    only for an auditor that is thrown away once its state is merged or sent.
+    ``finished``: no flow of the audit's inputs will ever come again (``statuslint audit``
+    has read the file), so the per-input state of the cross-flow checks, which no other
+    input's flow can meet, is left out (most of a large input's state); only how many
+    URLs it forgot comes along. The API-level error formats stay."""
     values, collapsed = auditor.templater.learned()
+    per_input = not finished
     state = AuditState(
         counters={name: getattr(auditor, name) for name in COUNTERS},
         endpoints=list(auditor.endpoints.items()),
@@ -83,17 +96,17 @@ def export(auditor: Auditor) -> AuditState:
         seen_known=set(auditor.gate.seen_known),
         keys=Counter(auditor.gate.keys),
         exchanges_omitted=auditor.exchanges_omitted,
-        trackers=_tracker_items(auditor),
+        trackers=_tracker_items(auditor) if per_input else {},
         error_formats=auditor.error_formats.hosts.items(),
-        urls=auditor.lifecycle.urls.items(),
+        urls=auditor.lifecycle.urls.items() if per_input else [],
         urls_forgotten=auditor.lifecycle.urls.evicted,
-        hosts=auditor.method_support.hosts.items(),
-        allowed=auditor.allowed_methods.endpoints.items(),
+        hosts=auditor.method_support.hosts.items() if per_input else [],
+        allowed=auditor.allowed_methods.endpoints.items() if per_input else [],
         failed_rules=dict(auditor.engine.failed_rules),
         failed_checks=dict(auditor.failed_checks),
     )
     # Detached: the exporting audit may go on, and the merged one must not share its state.
-    return copy.deepcopy(state)
+    return copy.deepcopy(state) if detach else state
 
 
 # Cross-flow trackers whose state is one LRU of independent entries: (attribute, LRU attribute).
@@ -116,8 +129,10 @@ def merge_into(auditor: Auditor, state: AuditState) -> None:
     auditor.templater.merge_learned(state.literal_values, state.collapsed)
     auditor.endpoints.merge(state.endpoints, state.evicted, state.evicted_endpoints)
 
-    # The cap keeps the most severe of both sides, as one audit of both would have.
-    for finding in state.findings:
+    # The cap keeps the most severe of both sides, as one audit of both would have: each
+    # side kept its own most severe, and added in arrival order they compete as they would
+    # have in one audit.
+    for finding in _within_exchange_budget(auditor, state.findings):
         auditor.kept.add(finding)
     auditor.kept.omitted.update(state.findings_omitted)
     # Both sides ran the same policy: suppression indices mean the same entries.
@@ -140,6 +155,24 @@ def merge_into(auditor: Auditor, state: AuditState) -> None:
         auditor.engine.failed_rules.setdefault(name, error)
     for name, error in state.failed_checks.items():
         auditor.failed_checks.setdefault(name, error)
+
+
+def _within_exchange_budget(auditor: Auditor, findings: list[Finding]) -> list[Finding]:
+    """The findings with their exchanges while the merged audit's exchanges stay within
+    the memory budget one audit has; past it, without (counted as omitted)."""
+    out = []
+    counted: set[int] = set()  # the findings of one flow share one exchange
+    for finding in findings:
+        exchange = finding.exchange
+        if exchange is not None and id(exchange) not in counted:
+            if auditor.exchange_chars >= exchanges.BUDGET:
+                auditor.exchanges_omitted += 1
+                finding = replace(finding, exchange=None)
+            else:
+                counted.add(id(exchange))
+                auditor.exchange_chars += exchanges.size(exchange)
+        out.append(finding)
+    return out
 
 
 def _adopt(lru: Any, key: Any, theirs: Any) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import errno
-import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -17,15 +16,15 @@ from pathlib import Path
 from rich.text import Text
 
 from . import __version__, reports
+from .auditfile import audit_file
 from .auditor import Auditor, Limits
 from .catalog import catalog_markdown
 from .escape import escape
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .interrupt import EXIT_INTERRUPTED, StopOnInterrupt
 from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
+from .parallel import PolicySource, Setup, audit_inputs, default_jobs
 from .policy import BUILTIN_NAME, Policy, load_policy
-from .readers import InputError, read_indexed, sniff_har
-from .redact import redact_text
 from .reports.model import fail_count
 from .terminal import (
     console_for,
@@ -40,8 +39,6 @@ from .terminal import (
 from .yamlsource import PolicyError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-# Inputs above this size get a progress bar when stderr is a terminal.
-_PROGRESS_BYTES = 4 << 20
 
 
 class UsageError(Exception):
@@ -92,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     audit.add_argument(
         "--allow-empty", action="store_true", help="an input without any flow is not an error (default: it is)"
+    )
+    audit.add_argument(
+        "--jobs",
+        "-j",
+        metavar="N",
+        help="audit up to N inputs at once, in parallel processes; the report is the same for any N "
+        "(default: the number of cores, at most one per input)",
     )
     _noise_arguments(audit)
     _limit_arguments(audit)
@@ -266,6 +270,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         raise UsageError(f"--fail-on: {e}") from None
     targets = _report_targets(args.format, args.output or [])
     limits = _limits(args)
+    jobs = _jobs(args.jobs, len(args.inputs))
     policy, baseline = _noise(args, load_policy(args.policy))
 
     report_to_stdout = any(path is None for _, path in targets)
@@ -273,22 +278,35 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     console = console_for(sys.stderr if report_to_stdout else sys.stdout)
     auditor = Auditor(policy, limits, baseline)
     auditor.gate.record_keys = bool(args.write_baseline)
-    failed_input = False
     show_findings = not args.quiet and not report_to_stdout
     stream_findings = show_findings and args.show_all
+
+    def show(found: list[Finding]) -> None:
+        for finding in found:
+            console.print(_finding_line(finding), soft_wrap=True)
+
+    source = PolicySource(
+        args.policy, tuple(parse_rule_ids(args.select)), tuple(parse_rule_ids(args.ignore)), args.api_only
+    )
+    setup = Setup(
+        policy,
+        source,
+        limits,
+        baseline,
+        record_keys=bool(args.write_baseline),
+        allow_empty=args.allow_empty,
+    )
     with StopOnInterrupt() as interrupt:
-        for path in args.inputs:
-            failed_input |= not _audit_file(
-                auditor,
-                path,
-                console,
-                list_findings=stream_findings,
-                progress=not args.no_progress,
-                allow_empty=args.allow_empty,
-                interrupt=interrupt,
-            )
-            if interrupt.requested:
-                break
+        failed_input = not audit_inputs(
+            auditor,
+            args.inputs,
+            setup,
+            jobs=jobs,
+            interrupt=interrupt,
+            on_found=show if stream_findings else None,
+            # One bar per worker would fight over the terminal.
+            progress=not args.no_progress and (jobs == 1 or len(args.inputs) == 1),
+        )
     if interrupt.requested:
         read = ", ".join(f"{i.source}: {i.flows} flows" for i in auditor.inputs)
         unread = len(args.inputs) - len(auditor.inputs)
@@ -355,6 +373,15 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _jobs(text: str | None, inputs: int) -> int:
+    if text is None:
+        return default_jobs(inputs)
+    try:
+        return Limits.parse("--jobs", text)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def _report_targets(fmt: str | None, outputs: list[str]) -> list[tuple[str, str | None]]:
     """(format, path) of each report to write; path None is stdout. One --output (or
     none) takes --format; several take their formats from their suffixes."""
@@ -386,63 +413,6 @@ def _error_reason(auditor: Auditor, write_failed: bool) -> str:
     if write_failed:
         reasons.append("a report could not be rendered or written")
     return "; ".join(reasons) or "an error occurred"
-
-
-def _audit_file(
-    auditor: Auditor,
-    path: str,
-    console,
-    *,
-    list_findings: bool,
-    progress: bool,
-    allow_empty: bool = False,
-    interrupt: StopOnInterrupt | None = None,
-) -> bool:
-    """Audit one recording; False (with a one-line error) when it could not be read whole,
-    or had no flow at all (unless ``allow_empty``). Stops early when ``interrupt`` asks."""
-    info = auditor.input(path)
-    try:
-        fo = open(path, "rb")  # noqa: SIM115 - closed below, after streaming
-    except OSError as e:
-        info.error = e.strerror or str(e)
-        print(f"statuslint: {path}: cannot open: {info.error}", file=sys.stderr)
-        return False
-    har = sniff_har(path)
-    bar = None
-    try:
-        size = os.fstat(fo.fileno()).st_size
-        if progress and size > _PROGRESS_BYTES and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            bar = Progress(console=console_for(sys.stderr), transient=True)
-            bar.start()
-            task = bar.add_task(Path(path).name, total=size)
-        for index, f in read_indexed(fo, har, for_audit=True):
-            info.flows += 1
-            found = auditor.feed(f, index, path, har=har)
-            if list_findings:
-                for finding in found:
-                    console.print(_finding_line(finding), soft_wrap=True)
-            if bar is not None and index % 256 == 0:
-                bar.update(task, completed=fo.tell())
-            if interrupt is not None and interrupt.requested:
-                return True
-    except InputError as e:
-        # A reader's message may quote the recording: no secret, no raw control byte.
-        info.error = redact_text(str(e))
-        print(f"statuslint: {escape(path)}: {escape(info.error)}", file=sys.stderr)
-        return False
-    finally:
-        if bar is not None:
-            bar.stop()
-        fo.close()
-    if not info.flows and not allow_empty:
-        # An export that failed or a capture that caught nothing: green CI on nothing
-        # would hide it.
-        info.error = "no flows"
-        print(f"statuslint: {escape(path)}: no flows (pass --allow-empty if that is expected)", file=sys.stderr)
-        return False
-    return True
 
 
 def _finding_line(finding: Finding) -> Text:
@@ -507,7 +477,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     failed_input = False
     for label, path in (("before", args.before), ("after", args.after)):
         auditor = Auditor(policy, limits)
-        failed_input |= not _audit_file(auditor, path, console, list_findings=False, progress=True)
+        failed_input |= not audit_file(auditor, path, progress=True)
         sides.append(Side(auditor, label))
     model = compare(sides[0], sides[1], args.ignore_host)
     if fmt == "text" or args.output:

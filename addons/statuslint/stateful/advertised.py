@@ -2,7 +2,9 @@
 endpoint then rejects with 405, and a CORS preflight whose Access-Control-Allow-Methods
 leaves out a method that works there.
 
-Like the API surface, state is kept per (host:port, endpoint template), bounded like
+Like the API surface, state is kept per (input, host:port, endpoint template): one
+recording's Allow or preflight is never held against another recording's traffic, so
+inputs audited one after the other or in parallel give the same findings. Bounded like
 endpoints; methods per endpoint are bounded too (custom methods are unbounded).
 """
 
@@ -61,13 +63,13 @@ class AllowListsFailing:
     that the same endpoint then answers 405."""
 
     def __init__(self, limit: int, evaluated: Counter[str]) -> None:
-        self.endpoints: LRU[tuple[str, str], _AllowState] = LRU(limit)
+        self.endpoints: LRU[tuple[str, str, str], _AllowState] = LRU(limit)  # (source, host, template)
         self.evaluated = evaluated
 
     def observe(self, obs: Observation) -> list[Hit]:
         view = obs.view
         method = view.method
-        key = (view.authority, obs.template)
+        key = (obs.seen[0], view.authority, obs.template)
         st = self.endpoints.get(key)
         hits: list[Hit] = []
         allow = st.allow if st is not None else None
@@ -117,13 +119,13 @@ class CorsMethods:
     method that succeeds on the same endpoint, so browsers may not use it."""
 
     def __init__(self, limit: int, evaluated: Counter[str]) -> None:
-        self.endpoints: LRU[tuple[str, str], _CorsState] = LRU(limit)
+        self.endpoints: LRU[tuple[str, str, str], _CorsState] = LRU(limit)  # (source, host, template)
         self.evaluated = evaluated
 
     def observe(self, obs: Observation) -> list[Hit]:
         view = obs.view
         method = view.method
-        key = (view.authority, obs.template)
+        key = (obs.seen[0], view.authority, obs.template)
         request, response = view.request_headers, view.response_headers
         if method == "OPTIONS":
             requested = request.get("access-control-request-method")

@@ -1,7 +1,10 @@
 """The API's surface: what one endpoint's answers say about another's, host by host.
 
-These facts do not depend on when a flow came, so state is kept per host and per
-endpoint, across inputs. Hosts and endpoints are bounded like URLs are.
+State is kept per input (source) and host or endpoint, like every cross-flow check's: one
+recording's answers are never held against another's, so an audit of several inputs says
+the same whether they are read one after the other or in parallel processes and merged.
+Only API-level findings (``inconsistent-status``, from the endpoint table) see all the
+inputs. Hosts and endpoints are bounded like URLs are.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class MethodSupport:
     """not-implemented-but-implemented: 501 says *no* resource supports the method."""
 
     def __init__(self, limit: int, evaluated: Counter[str]) -> None:
-        self.hosts: LRU[str, _HostMethods] = LRU(limit)
+        self.hosts: LRU[tuple[str, str], _HostMethods] = LRU(limit)  # (source, host:port)
         self.evaluated = evaluated
 
     def observe(self, obs: Observation) -> list[Hit]:
@@ -56,7 +59,7 @@ class MethodSupport:
         method, status = view.method, view.status
         if status == 501:
             self.evaluated[NOT_IMPLEMENTED] += 1
-            host = self.hosts.setdefault(view.authority, _HostMethods)
+            host = self.hosts.setdefault((obs.seen[0], view.authority), _HostMethods)
             other = host.succeeded.get(method)
             if other is not None:
                 return self._report(host, obs.seen, view.path, obs.endpoint, other)
@@ -66,7 +69,7 @@ class MethodSupport:
             if waiting is not None and len(waiting) < _PENDING_PER_METHOD:
                 waiting.append((obs.seen, view.path, obs.endpoint))
         elif is_success(status):
-            host = self.hosts.setdefault(view.authority, _HostMethods)
+            host = self.hosts.setdefault((obs.seen[0], view.authority), _HostMethods)
             if method not in host.succeeded and len(host.succeeded) < _METHOD_LIMIT:
                 host.succeeded[method] = obs.seen
             # The 501s came first; this success shows they were wrong.
@@ -112,13 +115,13 @@ class AllowedMethods:
     """allow-contradicts-traffic: Allow on an endpoint omits a method that succeeded there."""
 
     def __init__(self, limit: int, evaluated: Counter[str]) -> None:
-        self.endpoints: LRU[tuple[str, str], _EndpointMethods] = LRU(limit)
+        self.endpoints: LRU[tuple[str, str, str], _EndpointMethods] = LRU(limit)  # (source, host, template)
         self.evaluated = evaluated
 
     def observe(self, obs: Observation) -> list[Hit]:
         view = obs.view
         method = view.method
-        key = (view.authority, obs.template)
+        key = (obs.seen[0], view.authority, obs.template)
         st = self.endpoints.get(key)
         succeeded_now = is_success(view.status) and method not in _ANSWERED_BY_MIDDLEWARE
         if method in _CREATION_ONLY and succeeded_now:
