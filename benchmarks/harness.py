@@ -408,6 +408,8 @@ def write_results(ctx: Context, path: Path, command: str, prof: str | None) -> N
         machine(),
         "```",
         "",
+        "Why each missed figure stops where it does: benchmarks/ANALYSIS.md.",
+        "",
         "| figure | measured | target | verdict | detail |",
         "|---|---|---|---|---|",
         *rows,
