@@ -100,10 +100,6 @@ class HeaderMap:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._key(name) in self.by_name
 
-    def names(self) -> frozenset[str]:
-        """The header names, lower-cased."""
-        return frozenset(self.by_name)
-
 
 class Undecidable(Exception):
     """The flow lacks what a predicate needs (e.g. a streamed body): the rule is skipped."""
