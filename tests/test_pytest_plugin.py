@@ -16,8 +16,9 @@ from mitmproxy import http
 from werkzeug import test as werkzeug_test
 
 from helpers import default_policy
+from statuslint import messages
 from statuslint.auditor import Auditor
-from statuslint.testing import clients, exchanges
+from statuslint.testing import clients
 from statuslint.testing.exchanges import Exchange, make_flow
 from statuslint.testing.session import AuditSession, RunningTest
 
@@ -295,7 +296,7 @@ def test_flows_are_what_mitmproxy_builds_with_its_type_checks() -> None:
         answered=1001.0,
         version="HTTP/1.1",
     )
-    assert exchanges._DIRECT  # the fast path is the one in use with this mitmproxy
+    assert messages.DIRECT  # the fast path is the one in use with this mitmproxy
     for message, cls in ((f.request, http.Request), (f.response, http.Response)):
         rebuilt = cls(**vars(message.data))  # runs mitmproxy's __post_init__ type check
         assert rebuilt.get_state() == message.get_state()

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeVar
 
 from mitmproxy import connection, flow, http, io, version
+
+from . import messages
 
 M = TypeVar("M", http.Request, http.Response)
 
@@ -136,10 +138,10 @@ _REQUEST = _spec(http.RequestData)
 _RESPONSE = _spec(http.ResponseData)
 
 
-def _message(message_cls: type[M], data_cls: type, spec: _Spec, state: Any) -> M:
-    """What ``message_cls.from_state(state)`` makes of a state its type check accepts,
-    without running that check field by field through ``typing`` (it costs more than
-    the whole audit of a flow); anything else is ``_Unhandled``."""
+def _message(build: Callable[..., M], spec: _Spec, state: Any) -> M:
+    """What ``from_state(state)`` makes of a state the message's type check accepts,
+    without running that check field by field through ``typing`` (it costs more than the
+    whole audit of a flow; see ``messages``); anything else is ``_Unhandled``."""
     if not isinstance(state, dict) or state.keys() != spec.keys():
         raise _Unhandled
     values = {}
@@ -153,19 +155,15 @@ def _message(message_cls: type[M], data_cls: type, spec: _Spec, state: Any) -> M
         elif is_headers:
             value = http.Headers.from_state(value)
         values[name] = value
-    data = object.__new__(data_cls)
-    data.__dict__.update(values)
-    message = object.__new__(message_cls)
-    message.data = data
-    return message
+    return build(**values)
 
 
 def _http_flow(state: dict[str, Any]) -> http.HTTPFlow:
     """The flow as ``HTTPFlow.set_state`` would make it, connections aside."""
     f = http.HTTPFlow(_Placeholders.client, _Placeholders.server)
-    f.request = _message(http.Request, http.RequestData, _REQUEST, state["request"])
+    f.request = _message(messages.request, _REQUEST, state["request"])
     response = state["response"]
-    f.response = _message(http.Response, http.ResponseData, _RESPONSE, response) if response else None
+    f.response = _message(messages.response, _RESPONSE, response) if response else None
     websocket = state["websocket"]
     f.websocket = http.WebSocketData.from_state(websocket) if websocket else None
     f.id = state["id"]

@@ -33,6 +33,7 @@ from mitmproxy.net import encoding
 from mitmproxy.net.http.headers import infer_content_encoding
 from mitmproxy.net.http.url import hostport
 
+from . import messages
 from .flowview import MITMPROXY_DECODES_HAR
 
 # An http(s) URL whose parsing by mitmproxy's url.parse is known without urllib: a
@@ -50,35 +51,9 @@ class _NotPlain(Exception):
     """The entry needs mitmproxy's own conversion."""
 
 
-def _data_fields(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-# The message data is filled in without its type-checking __init__: only where the
-# installed mitmproxy has exactly the fields written below.
-_DIRECT = _data_fields(http.RequestData) == (
-    "http_version",
-    "headers",
-    "content",
-    "trailers",
-    "timestamp_start",
-    "timestamp_end",
-    "host",
-    "port",
-    "method",
-    "scheme",
-    "authority",
-    "path",
-) and _data_fields(http.ResponseData) == (
-    "http_version",
-    "headers",
-    "content",
-    "trailers",
-    "timestamp_start",
-    "timestamp_end",
-    "status_code",
-    "reason",
-)
+# The fast path fills in message data directly (statuslint.messages): only where the
+# installed mitmproxy's messages hold the fields written there.
+_DIRECT = messages.DIRECT
 
 
 def _uuid4_strings() -> Iterator[str]:
@@ -214,9 +189,7 @@ class _Fields:
             self.texts = [t for t, k in zip(self.texts, keep, strict=True) if k]
 
     def headers(self) -> http.Headers:
-        headers = http.Headers.__new__(http.Headers)
-        headers.fields = tuple(self.fields)
-        return headers
+        return messages.headers(tuple(self.fields))
 
 
 def _parse_url(url: Any) -> tuple[str, str, int, bytes]:
@@ -324,9 +297,7 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
         response_headers.remove(b"content-encoding")
         _set_content(response_headers, response_raw)
 
-    request = http.Request.__new__(http.Request)
-    request.data = data = http.RequestData.__new__(http.RequestData)
-    vars(data).update(
+    request = messages.request(
         http_version=_VERSIONS.get(http_version_req, b"HTTP/1.1") if type(http_version_req) is str else b"HTTP/1.1",
         headers=request_headers.headers(),
         content=request_raw,
@@ -340,9 +311,7 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
         authority=b"",
         path=path,
     )
-    response = http.Response.__new__(http.Response)
-    response.data = data = http.ResponseData.__new__(http.ResponseData)
-    vars(data).update(
+    response = messages.response(
         http_version=_VERSIONS.get(http_version_resp, b"HTTP/1.1") if type(http_version_resp) is str else b"HTTP/1.1",
         headers=response_headers.headers(),
         content=response_raw,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
 from urllib.parse import urlsplit
 
 from mitmproxy import connection, http
+
+from .. import messages
 
 HeaderItems = Iterable[tuple[str | bytes, str | bytes]]
 
@@ -24,18 +25,10 @@ def _bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
 
 
-# Headers() checks that every field is bytes, which ours are: filled in directly while a
-# Headers holds nothing but its fields (checked once, here), through the constructor if not.
-_HEADERS_DIRECT = vars(http.Headers()) == {"fields": ()}
-
-
 def headers(items: HeaderItems) -> http.Headers:
-    fields = tuple((k if type(k) is bytes else _bytes(k), v if type(v) is bytes else _bytes(v)) for k, v in items)
-    if not _HEADERS_DIRECT:
-        return http.Headers(fields)
-    h = http.Headers.__new__(http.Headers)
-    h.fields = fields
-    return h
+    return messages.headers(
+        tuple((k if type(k) is bytes else _bytes(k), v if type(v) is bytes else _bytes(v)) for k, v in items)
+    )
 
 
 def http_version(value: object) -> str:
@@ -62,49 +55,6 @@ def _server(host: str, port: int) -> connection.Server:
             _SERVERS.clear()
         server = _SERVERS[(host, port)] = connection.Server(address=(host, port))
     return server
-
-
-def _fields(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
-
-
-# mitmproxy's message data checks every field's type in __post_init__ when Python runs
-# with __debug__ (always, in tests): more than half of what building a flow costs. The
-# values here have the declared types already (tests/test_pytest_plugin.py rebuilds flows
-# through the checked constructors and compares), so the data is filled in directly, as
-# long as its fields are the ones this module knows; otherwise through the constructors.
-_KNOWN_FIELDS = {
-    http.RequestData: frozenset(
-        [
-            "host",
-            "port",
-            "method",
-            "scheme",
-            "authority",
-            "path",
-            "http_version",
-            "headers",
-            "content",
-            "trailers",
-            "timestamp_start",
-            "timestamp_end",
-        ]
-    ),
-    http.ResponseData: frozenset(
-        ["http_version", "status_code", "reason", "headers", "content", "trailers", "timestamp_start", "timestamp_end"]
-    ),
-}
-_DIRECT = all(_fields(cls) == known for cls, known in _KNOWN_FIELDS.items())
-
-
-def _message(cls: Any, data_cls: Any, **values: Any) -> Any:
-    if not _DIRECT:
-        return cls(**values)
-    data = data_cls.__new__(data_cls)
-    data.__dict__.update(values)
-    message = cls.__new__(cls)
-    message.data = data
-    return message
 
 
 @dataclasses.dataclass(slots=True)
@@ -167,9 +117,7 @@ def make_flow(
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    request = _message(
-        http.Request,
-        http.RequestData,
+    request = messages.request(
         host=host,
         port=port,
         method=_bytes(method.upper()),
@@ -183,9 +131,7 @@ def make_flow(
         timestamp_start=started,
         timestamp_end=started,
     )
-    response = _message(
-        http.Response,
-        http.ResponseData,
+    response = messages.response(
         http_version=_bytes(version),
         status_code=status,
         reason=_bytes(reason or ""),
