@@ -34,7 +34,7 @@ from .auditor import LIMIT_NOUNS, Auditor, Limits
 from .escape import escape, escape_json
 from .findings import Finding, Severity, parse_fail_on
 from .findingslog import FLUSH_SECONDS, FindingsLog
-from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
+from .noise import Baseline, BaselineError, narrowed, parse_rule_ids, render_baseline
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .readers import sniff_har
 from .redact import redact_url
@@ -219,20 +219,19 @@ class StatusLint:
                     policy = load_policy(value or None)
             except PolicyError as e:
                 raise self._refuse(f"statuslint_policy: {e}") from None
+            flag = ctx.options.statuslint_api_only.strip().lower()
             try:
-                policy = select_rules(
+                policy = narrowed(
                     policy,
                     parse_rule_ids([ctx.options.statuslint_select]),
                     parse_rule_ids([ctx.options.statuslint_ignore]),
+                    flag == "true",
                     option="statuslint_select",
                 )
             except ValueError as e:
                 raise self._refuse(str(e)) from None
-            flag = ctx.options.statuslint_api_only.strip().lower()
             if flag not in ("", "true", "false"):
                 raise self._refuse(f"statuslint_api_only: expected true or false, not {flag!r}")
-            if flag == "true":
-                policy = api_only(policy)
             self.policy_label = value or BUILTIN_NAME
             if self.auditor is None or not self.running_:
                 self.auditor = Auditor(policy, self.limits, self.baseline)

@@ -22,7 +22,7 @@ from .catalog import catalog_markdown
 from .escape import escape
 from .findings import SEVERITY_NAMES, Finding, parse_fail_on
 from .interrupt import EXIT_INTERRUPTED, StopOnInterrupt
-from .noise import Baseline, BaselineError, api_only, parse_rule_ids, render_baseline, select_rules
+from .noise import Baseline, BaselineError, narrowed, parse_rule_ids, render_baseline
 from .parallel import PolicySource, Setup, audit_inputs, default_jobs
 from .policy import BUILTIN_NAME, Policy, load_policy
 from .reports.model import fail_count
@@ -213,11 +213,9 @@ def _noise_arguments(parser: argparse.ArgumentParser) -> None:
 def _noise(args: argparse.Namespace, policy: Policy) -> tuple[Policy, Baseline | None]:
     """The policy with --select/--ignore applied, and the --baseline, checked."""
     try:
-        policy = select_rules(policy, parse_rule_ids(args.select), parse_rule_ids(args.ignore))
+        policy = narrowed(policy, parse_rule_ids(args.select), parse_rule_ids(args.ignore), args.api_only)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if args.api_only:
-        policy = api_only(policy)
     if args.write_baseline and not Path(args.write_baseline).parent.is_dir():
         raise UsageError(f"--write-baseline: directory {Path(args.write_baseline).parent} does not exist")
     try:

@@ -77,6 +77,15 @@ def api_only(policy: Policy) -> Policy:
     return replace(policy, scope=replace(policy.scope, api_only=True))
 
 
+def narrowed(
+    policy: Policy, select: Sequence[str], ignore: Sequence[str], only_api: bool, option: str = "--select"
+) -> Policy:
+    """The policy as --select, --ignore and --api-only (or their options) make it: what
+    the CLI, the addon and audit workers all run. ValueError as ``select_rules``."""
+    policy = select_rules(policy, select, ignore, option=option)
+    return api_only(policy) if only_api else policy
+
+
 # Suppressions -----------------------------------------------------------------------------
 
 

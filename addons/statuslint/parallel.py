@@ -35,7 +35,7 @@ from .auditstate import AuditState, export
 from .escape import escape
 from .findings import Finding
 from .interrupt import StopOnInterrupt
-from .noise import Baseline, api_only, select_rules
+from .noise import Baseline, narrowed
 from .policy import Policy, load_policy
 from .redact import redact_text
 
@@ -67,8 +67,7 @@ class PolicySource:
     api_only: bool = False
 
     def load(self) -> Policy:
-        policy = select_rules(load_policy(self.name), list(self.select), list(self.ignore))
-        return api_only(policy) if self.api_only else policy
+        return narrowed(load_policy(self.name), self.select, self.ignore, self.api_only)
 
 
 @dataclass
