@@ -122,6 +122,18 @@ class Auditor:
                 self.check_rules.setdefault(rule.check, []).append(rule)
         self.lifecycle.enabled = set(self.check_rules) & set(lifecycle.CHECK_NAMES)
         self.validators.enabled = set(self.check_rules) & set(validators.CHECK_NAMES)
+        # The trackers the policy's checks need, by attribute (a per-test reset replaces them).
+        wanted = (
+            ("lifecycle", bool(self.lifecycle.enabled)),
+            ("method_support", surface.NOT_IMPLEMENTED in self.check_rules),
+            ("allowed_methods", surface.ALLOW_CONTRADICTS in self.check_rules),
+            ("put_creation", creation.PUT_CREATED in self.check_rules),
+            ("validators", bool(self.validators.enabled)),
+            ("allow_lists_failing", advertised.ALLOW_LISTS_FAILING in self.check_rules),
+            ("cors_methods", advertised.CORS_CONTRADICTS in self.check_rules),
+            ("error_formats", errorformat.INCONSISTENT_ERROR_FORMAT in self.check_rules),
+        )
+        self._trackers = tuple(name for name, on in wanted if on)
 
     def use_policy(self, policy: Policy) -> None:
         """Swap the policy of a running audit (a live proxy reloading it); counts and
@@ -300,19 +312,8 @@ class Auditor:
 
     def _stateful(self, obs: Observation) -> list[Hit]:
         hits: list[Hit] = []
-        trackers = (
-            (self.lifecycle, bool(self.lifecycle.enabled)),
-            (self.method_support, surface.NOT_IMPLEMENTED in self.check_rules),
-            (self.allowed_methods, surface.ALLOW_CONTRADICTS in self.check_rules),
-            (self.put_creation, creation.PUT_CREATED in self.check_rules),
-            (self.validators, bool(self.validators.enabled)),
-            (self.allow_lists_failing, advertised.ALLOW_LISTS_FAILING in self.check_rules),
-            (self.cors_methods, advertised.CORS_CONTRADICTS in self.check_rules),
-            (self.error_formats, errorformat.INCONSISTENT_ERROR_FORMAT in self.check_rules),
-        )
-        for tracker, on in trackers:
-            if not on:
-                continue
+        for attribute in self._trackers:
+            tracker = getattr(self, attribute)
             try:
                 hits.extend(tracker.observe(obs))
             except Exception as e:

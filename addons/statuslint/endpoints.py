@@ -41,12 +41,27 @@ _SEPARATORS = re.compile(r"[-_.~]")
 _TEMPLATE_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
+# Segments judged lately: the names of an API's collections recur on every request.
+_JUDGED: dict[str, bool] = {}
+_JUDGED_LIMIT = 4096
+
+
 def is_parameter(segment: str) -> bool:
     """Whether one path segment looks like an identifier rather than a name."""
     if not segment:
         return False
     if len(segment) > _NAME_LIMIT or segment.isdigit():
         return True
+    judged = _JUDGED.get(segment)
+    if judged is None:
+        judged = _looks_like_identifier(segment)
+        if len(_JUDGED) >= _JUDGED_LIMIT:
+            _JUDGED.clear()
+        _JUDGED[segment] = judged
+    return judged
+
+
+def _looks_like_identifier(segment: str) -> bool:
     if _UUID.match(segment):
         return True
     if _HEX.match(segment) and any(c.isdigit() for c in segment):
@@ -123,12 +138,13 @@ class Templater:
             if not segment:
                 out.append(segment)
                 continue
-            key = (host, "/".join(out))
             if len(out) == 1:
                 # The first segment names the API's parts (and a site's pages): never
                 # learned as a parameter, or every collection would become an item.
                 out.append(segment)
-            elif key in self._collapsed:
+                continue
+            key = (host, "/".join(out))
+            if key in self._collapsed:
                 self._collapsed.move_to_end(key)
                 out.append(PARAM)
             elif self._learn(key, segment):

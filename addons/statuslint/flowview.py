@@ -11,12 +11,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
+from urllib.parse import urljoin, urlsplit
 
 from mitmproxy import http
 from mitmproxy import version as mitmproxy_version
 
 from .decoding import decode_bounded
-from .urls import authority
+from .urls import authority, state_path
 
 # flow.metadata key: the body sizes a HAR entry declared (set by statuslint's HAR reader).
 HAR_BODY_KEY = "statuslint.har_body"
@@ -55,6 +56,9 @@ class once(Generic[T]):
 # Header name -> its lookup key, for the names asked for.
 _KEYS: dict[str, str] = {}
 _KEYS_LIMIT = 1024
+# Credentials seen lately -> their caller number: most traffic repeats a few tokens.
+_CALLERS: dict[str, int] = {}
+_CALLERS_LIMIT = 256
 
 
 class HeaderMap:
@@ -202,14 +206,40 @@ class FlowView:
         headers = self.request_headers.by_name
         parts = [", ".join(headers.get(name, ())) for name in _CREDENTIAL_HEADERS]
         parts.append("cookie" if "cookie" in headers else "")
+        text = "\0".join(parts)
+        known = _CALLERS.get(text)
+        if known is not None:
+            return known
         # A digest, not hash(): the same input must give the same report under any hash seed.
-        digest = hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogateescape"), digest_size=8).digest()
-        return int.from_bytes(digest, "big")
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        number = int.from_bytes(digest, "big")
+        if len(_CALLERS) >= _CALLERS_LIMIT:
+            _CALLERS.clear()
+        _CALLERS[text] = number
+        return number
 
     @once
     def path(self) -> str:
         """The request path without its query string."""
         return self.request.path.split("?", 1)[0]
+
+    @once
+    def state_path(self) -> str:
+        """The path as per-URL state is keyed by it (``urls.state_path``)."""
+        return state_path(self.path)
+
+    @once
+    def location_target(self) -> tuple[str, str] | None:
+        """What the response's Location names, as per-URL state is keyed: (authority,
+        state path); None without a Location or when it is not a URL."""
+        location = self.response_headers.get("location")
+        if not location:
+            return None
+        try:
+            target = urlsplit(urljoin(self.url, location.strip()))
+        except ValueError:
+            return None
+        return authority(target.geturl()), state_path(target.path or "/")
 
     @once
     def response_content(self) -> bytes:

@@ -14,7 +14,7 @@ from collections import Counter
 
 from ..findings import Seen
 from ..lru import LRU
-from ..urls import clip, state_path
+from ..urls import clip
 from . import Hit, Observation, answered_at, is_success, sent_after, where
 
 ALLOW_LISTS_FAILING = "allow-lists-failing-method"
@@ -45,7 +45,7 @@ class _Advertised:
         self.seen = obs.seen
         self.path = obs.view.path
         self.endpoint = obs.endpoint
-        self.url: str | None = state_path(obs.view.path)  # None once a creation happened there
+        self.url: str | None = obs.view.state_path  # None once a creation happened there
         self.answered_at = answered_at(obs)
         self.requested = requested
 
@@ -74,7 +74,7 @@ class AllowListsFailing:
         hits: list[Hit] = []
         allow = st.allow if st is not None else None
         if st is not None and allow is not None:
-            here = state_path(view.path)
+            here = view.state_path
             if (method in _CREATION_ONLY or method == "PUT") and is_success(view.status) and allow.url == here:
                 allow.url = None  # what Allow said there was said of a resource not yet made
             # A creating method listed where nothing was is refused once something is: only

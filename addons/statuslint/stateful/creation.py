@@ -9,12 +9,10 @@ like the resource lifecycle's, for as many URLs as the lifecycle keeps.
 from __future__ import annotations
 
 from collections import Counter
-from urllib.parse import urljoin, urlsplit
 
 from ..endpoints import is_item
 from ..findings import Seen
 from ..lru import LRU
-from ..urls import authority, state_path
 from . import Hit, Observation, answered_at, is_success, sent_after
 
 PUT_CREATED = "put-created-without-201"
@@ -41,7 +39,7 @@ class PutCreation:
     def observe(self, obs: Observation) -> list[Hit]:
         view = obs.view
         method, status = view.method, view.status
-        key = (obs.seen[0], view.authority, state_path(view.path))
+        key = (obs.seen[0], view.authority, view.state_path)
         hits: list[Hit] = []
         st = self.urls.get(key)
         if method == "PUT" and st is not None and st.seen is not None:
@@ -66,14 +64,10 @@ class PutCreation:
         return hits
 
     def _created_at_location(self, obs: Observation) -> None:
-        location = obs.view.response_headers.get("location")
-        if not location:
+        target = obs.view.location_target
+        if target is None:
             return
-        try:
-            target = urlsplit(urljoin(obs.view.url, location.strip()))
-        except ValueError:
-            return
-        st = self.urls.get((obs.seen[0], authority(target.geturl()), state_path(target.path or "/")))
+        st = self.urls.get((obs.seen[0], *target))
         if st is not None:
             st.seen = None
 

@@ -9,12 +9,10 @@ the least recently used is forgotten first.
 from __future__ import annotations
 
 from collections import Counter
-from urllib.parse import urljoin, urlsplit
 
 from ..endpoints import endpoint_name, is_item
 from ..findings import Seen
 from ..lru import LRU
-from ..urls import authority, state_path
 from . import Hit, Observation, is_success
 
 # Answers that depend on the caller, the request's conditions or the moment rather than
@@ -81,7 +79,7 @@ class ResourceLifecycle:
 
     def observe(self, obs: Observation) -> list[Hit]:
         view = obs.view
-        key = (obs.seen[0], view.authority, state_path(view.path))
+        key = (obs.seen[0], view.authority, view.state_path)
         hits: list[Hit] = []
         state = self.urls.get(key)
         if state is not None:
@@ -234,17 +232,10 @@ class ResourceLifecycle:
             self._announce(obs)
 
     def _announce(self, obs: Observation) -> None:
-        location = obs.view.response_headers.get("location")
-        if not location:
+        target = obs.view.location_target
+        if target is None or not target[0]:
             return
-        try:
-            target = urlsplit(urljoin(obs.view.url, location.strip()))
-        except ValueError:
-            return
-        where = authority(target.geturl())
-        if not where:
-            return
-        st = self.urls.setdefault((obs.seen[0], where, state_path(target.path or "/")), UrlState)
+        st = self.urls.setdefault((obs.seen[0], *target), UrlState)
         st.deleted = None  # created (again) at this URL
         st.head_failed = None
         if LOCATION_NOT_FOUND in self.enabled:

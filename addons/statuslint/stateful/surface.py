@@ -14,7 +14,6 @@ from collections import Counter, defaultdict
 from ..endpoints import EndpointTable, endpoint_name, split_endpoint
 from ..findings import Seen
 from ..lru import LRU
-from ..urls import state_path
 from . import Hit, Observation, is_success, where
 
 NOT_IMPLEMENTED = "not-implemented-but-implemented"
@@ -126,7 +125,7 @@ class AllowedMethods:
         succeeded_now = is_success(view.status) and method not in _ANSWERED_BY_MIDDLEWARE
         if method in _CREATION_ONLY and succeeded_now:
             return self._created(obs, st)
-        if method == "DELETE" and st is not None and st.allow_url == state_path(view.path) and is_success(view.status):
+        if method == "DELETE" and st is not None and st.allow_url == view.state_path and is_success(view.status):
             st.allow_url = None  # what Allow said there was said of a resource now gone
         if succeeded_now:
             st = st or self.endpoints.setdefault(key, _EndpointMethods)
@@ -137,7 +136,7 @@ class AllowedMethods:
             st = st or self.endpoints.setdefault(key, _EndpointMethods)
             allowed = frozenset(t.strip().upper() for t in header.split(",") if t.strip())
             st.allow = (allowed, header, obs.seen, view.path, obs.endpoint)
-            st.allow_url = state_path(view.path)
+            st.allow_url = view.state_path
             if not st.succeeded:
                 return []
             self.evaluated[ALLOW_CONTRADICTS] += 1
@@ -151,7 +150,7 @@ class AllowedMethods:
         """A creating method succeeded: the resource did not exist a moment ago. Only an
         Allow given at this very URL before (while nothing was there) is contradicted; any
         Allow given or to come where the resource exists rightly omits the method."""
-        if st is None or st.allow is None or st.allow_url != state_path(obs.view.path):
+        if st is None or st.allow is None or st.allow_url != obs.view.state_path:
             return []
         if obs.seen[1] < st.allow[2][1]:
             return []

@@ -15,7 +15,7 @@ from collections import Counter
 
 from ..findings import Seen
 from ..lru import LRU
-from ..urls import clip, state_path
+from ..urls import clip
 from . import Hit, Observation, answered_at, sent_after
 
 CONDITIONAL_IGNORED = "conditional-request-ignored"
@@ -82,7 +82,7 @@ class Validators:
         if view.method not in ("GET", "HEAD"):
             return []
         query = view.request.path.partition("?")[2]
-        key = (obs.seen[0], view.authority, state_path(view.path), hash(query))
+        key = (obs.seen[0], view.authority, view.state_path, hash(query))
         headers = view.request_headers
         hits: list[Hit] = []
         if view.status in (200, 304) and ("if-none-match" in headers or "if-modified-since" in headers):
