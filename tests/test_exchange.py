@@ -252,3 +252,41 @@ def test_evidence_headers_follow_the_policys_redact_lists(tmp_path: Path) -> Non
     f = http_flow(resp_headers={"Content-Type": "application/json", "X-Internal-Trace": "t-1", "Set-Cookie": "sid=s"})
     (finding,) = [x for x in _findings(f, policy=load_policy(policy))[1] if x.rule == "no-internal-headers"]
     assert finding.headers == {"response": {"x-internal-trace": "[redacted]", "set-cookie": "sid=[redacted]"}}
+
+
+# A long JSON body is serialised only as far as the report keeps it -------------------------
+
+
+def _whole_body_text(body: bytes) -> tuple[str, bool]:
+    """What the snapshot held when the whole document was serialised, then cut."""
+    from statuslint.urls import printable
+
+    redactor = Redactor()
+    text = printable(json.dumps(redactor.json(json.loads(body)), indent=2, ensure_ascii=False))
+    return text[: exchange.RESPONSE_BODY_LIMIT], len(text) > exchange.RESPONSE_BODY_LIMIT
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"id": 1, "name": "small"},
+        # About the limit either side: the cut lands on the boundary or just past it.
+        {"items": [{"n": i, "token": "s3cr3t", "name": "x" * 20} for i in range(40)]},
+        {"items": [{"n": i, "token": "s3cr3t", "name": "x" * 20} for i in range(60)]},
+        {"items": [{"n": i, "apiKey": "k", "text": "é" * 50} for i in range(2000)]},
+        # Escaped surrogates that printable() joins into one character per four.
+        {"blob": "\udcf0\udc9f\udc98\udc80" * 3000},
+        ["\udcc3\udca9" * 7, *(f"v{i}" for i in range(5000))],
+    ],
+    ids=["small", "under-limit", "over-limit", "large", "joined-surrogates", "long-list"],
+)
+def test_long_json_bodies_keep_what_the_whole_serialisation_kept(doc: object) -> None:
+    body = json.dumps(doc).encode()
+    f = http_flow(body=body, status=200)
+    from statuslint.flowview import FlowView
+
+    captured = exchange.capture(FlowView(f), Redactor())["response"]["body"]
+    text, longer = _whole_body_text(body)
+    assert captured["text"] == text
+    assert captured["truncated"] == longer
+    assert "s3cr3t" not in (captured["text"] or "")

@@ -105,19 +105,22 @@ def _body(message: http.Message, content, redactor: Redactor, limit: int) -> dic
         return {"size": size, "text": None, "truncated": False, "note": f"{what} body, {size:,} bytes (not shown)"}
     # A whole JSON document is parsed to redact it; of anything else only the start is read.
     cut = size if _is_json(ctype) and size <= _PARSE_LIMIT else limit * 4
-    text = printable(_redact(data[:cut].decode(_charset(ctype), errors="replace"), ctype, size, redactor))
-    truncated = len(text) > limit or size > cut
+    redacted, cut_short = _redact(data[:cut].decode(_charset(ctype), errors="replace"), ctype, size, redactor, limit)
+    text = printable(redacted)
+    truncated = cut_short or len(text) > limit or size > cut
     return {"size": size, "text": text[:limit], "truncated": truncated, "note": None}
 
 
-def _redact(text: str, ctype: str, size: int, redactor: Redactor) -> str:
+def _redact(text: str, ctype: str, size: int, redactor: Redactor, limit: int) -> tuple[str, bool]:
+    """The redacted text, and whether it was cut short (then it is longer than ``limit``
+    characters even after ``printable``, which turns up to four escaped bytes into one)."""
     if _is_json(ctype) and size <= _PARSE_LIMIT:
-        pretty = redact_json_text(text, redactor)
+        pretty = redact_json_text(text, redactor, stop_after=4 * limit + 16)
         if pretty is not None:
             return pretty
     if ctype.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded":
-        return redactor.form(text)
-    return redactor.text(text)
+        return redactor.form(text), False
+    return redactor.text(text), False
 
 
 def _is_json(ctype: str) -> bool:

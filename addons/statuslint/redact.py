@@ -263,10 +263,27 @@ def _mask_cookie(pair: str) -> str:
     return f"{name}={VALUE_MASK}" if sep else VALUE_MASK
 
 
-def redact_json_text(text: str, redactor: Redactor) -> str | None:
-    """A JSON document re-serialised with its secrets masked; None if it is not JSON."""
+def redact_json_text(text: str, redactor: Redactor, stop_after: int | None = None) -> tuple[str, bool] | None:
+    """A JSON document re-serialised (indented) with its secrets masked, and whether it
+    was cut short; None if it is not JSON. With ``stop_after``, serialising stops once
+    that many characters are out: the indented form is written by Python's pure-Python
+    encoder (its C one does no indenting), and a report keeps only the start of a body."""
     try:
         doc = json.loads(text)
     except ValueError:
         return None
-    return json.dumps(redactor.json(doc), indent=2, ensure_ascii=False)
+    chunks = _INDENTED.iterencode(redactor.json(doc))
+    if stop_after is None:
+        return "".join(chunks), False
+    out: list[str] = []
+    written = 0
+    for chunk in chunks:
+        if written >= stop_after:
+            return "".join(out), True
+        out.append(chunk)
+        written += len(chunk)
+    return "".join(out), False
+
+
+# What json.dumps(value, indent=2, ensure_ascii=False) uses, chunk by chunk.
+_INDENTED = json.JSONEncoder(indent=2, ensure_ascii=False)
