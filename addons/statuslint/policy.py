@@ -162,7 +162,9 @@ class Scope:
 
     def rejects(self, view: FlowView) -> str | None:
         """Why a flow is out of scope ("scope" or the kind of non-API traffic), or None."""
-        if not all(p(view) for p in self.include) or any(p(view) for p in self.exclude):
+        if (self.include and not all(p(view) for p in self.include)) or (
+            self.exclude and any(p(view) for p in self.exclude)
+        ):
             return "scope"
         if self.api_only:
             return non_api_kind(view)

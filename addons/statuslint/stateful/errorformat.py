@@ -97,7 +97,7 @@ class ErrorFormats:
         status = view.status
         if view.method == "HEAD" or not (is_success(status) or status >= 400) or status == 204:
             return []
-        media_type = (view.response_headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        media_type = view.content_type or ""
         fam = family(media_type)
         if fam is None:
             return []
