@@ -251,15 +251,20 @@ def test_a_failing_rule_is_reported_once_and_the_others_run(
         calls["n"] += 1
         raise RuntimeError("boom")
 
-    # content_type is read by the 2xx rules (ignored-accept, error-in-success) and by
-    # content-type-mismatch.
+    # content_type is read by the 2xx rules (ignored-accept, error-in-success), by
+    # content-type-mismatch and by the error-format check (ErrorFormats).
     monkeypatch.setattr(FlowView, "content_type", property(explode))
     with taddons.context(sl):
         for _ in range(3):
             run_flow(sl, http_flow(status=200, resp_headers={}))
         summary = sl.auditor.summary()
     assert calls["n"] >= 3
-    assert set(summary["internal_errors"]) == {"ignored-accept", "error-in-success", "content-type-mismatch"}
+    assert set(summary["internal_errors"]) == {
+        "ignored-accept",
+        "error-in-success",
+        "content-type-mismatch",
+        "ErrorFormats",
+    }
     assert "RuntimeError: boom" in summary["internal_errors"]["ignored-accept"]
     assert summary["by_rule"] == {"missing-content-type": 3}  # the other rules still ran
     assert caplog.text.count("internal error in rule ignored-accept") == 1
