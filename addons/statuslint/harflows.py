@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Any
 
 from mitmproxy import connection, http
-from mitmproxy.io.har import request_to_flow
 from mitmproxy.net import encoding
 from mitmproxy.net.http.headers import infer_content_encoding
 from mitmproxy.net.http.url import hostport
@@ -129,6 +128,10 @@ def har_flow(entry: Any) -> http.HTTPFlow:
             # Not the plain path, or an entry mitmproxy rejects too: its own conversion
             # decides, and names the reason.
             pass
+    # Imported here, not at the top: mitmproxy.io imports its flow filter language
+    # (pyparsing), a tenth of a HAR audit's start-up, for the entries that need it.
+    from mitmproxy.io.har import request_to_flow
+
     return request_to_flow(entry)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from mitmproxy import exceptions, flow, io
+from mitmproxy import exceptions, flow
 
 from . import flowfile
 from .flowview import HAR_BODY_KEY
@@ -59,8 +59,16 @@ def read_indexed(fo: IO[bytes], har: bool, *, for_audit: bool = False) -> Iterat
     index = 0
     start = _tell(fo)
     fast = for_audit and start is not None and fo.seekable()
+    if fast:
+        flows = flowfile.stream(fo)
+    else:
+        # Not at the top: mitmproxy.io imports its flow filter language (pyparsing), a
+        # tenth of an audit's start-up, which neither a HAR nor flowfile needs.
+        from mitmproxy import io
+
+        flows = io.FlowReader(fo).stream()
     try:
-        for f in flowfile.stream(fo) if fast else io.FlowReader(fo).stream():
+        for f in flows:
             yield index, f
             index += 1
             start = _tell(fo)
