@@ -155,7 +155,7 @@ def _in_workers(
     start_method: str | None,
 ) -> bool:
     # Imported here: a run of one input (the common case) never starts a worker, and
-    # these (with tempfile's shutil, bz2 and lzma) are a few per cent of its start-up.
+    # these are about 1.5% of its start-up (instructions, empty HAR).
     import multiprocessing
     import tempfile
     from concurrent.futures import ProcessPoolExecutor

@@ -89,8 +89,7 @@ def render(report: Model, fmt: str) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
-    # Imported here: tempfile brings shutil, bz2 and lzma, start-up an audit that
-    # writes no file does without.
+    # Imported here: start-up that an audit writing no report file does without.
     import tempfile
 
     target = Path(path)
