@@ -130,6 +130,24 @@ def test_console_script(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["summary"]["flows"] > 50
 
 
+# Imported only where they are needed: each is start-up an audit of one file never uses.
+NOT_FOR_ONE_FILE = ("mitmproxy.io", "mitmproxy.flowfilter", "pyparsing", "multiprocessing", "tempfile", "rich.panel")
+
+
+@pytest.mark.parametrize("recording", [DEMO_HAR, DEMO_FLOWS])
+def test_auditing_one_file_leaves_unneeded_modules_unimported(recording: str) -> None:
+    script = (
+        "import sys\nfrom statuslint.cli import main\n"
+        f"code = main(['audit', {recording!r}, '-q', '--fail-on', 'none', '--no-progress'])\n"
+        f"print(code, sorted(m for m in {NOT_FOR_ONE_FILE!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [str(BIN / "python"), "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "0 []", result.stdout
+
+
 # The shared corpus ---------------------------------------------------------------------
 
 

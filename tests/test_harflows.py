@@ -45,6 +45,19 @@ def outcome(convert, entry: Any) -> Any:
         return ("error", type(e).__name__, str(e))
 
 
+def for_audit(entry: Any) -> Any:
+    return har_flow(entry, connections=False)
+
+
+def audited_outcome(convert, entry: Any) -> Any:
+    """``outcome`` less the connections, which a conversion for an audit leaves out."""
+    result = outcome(convert, entry)
+    if result[0] == "HTTPFlow":
+        result[1].pop("client_conn")
+        result[1].pop("server_conn")
+    return result
+
+
 def plain_taken(entry: Any) -> bool:
     try:
         harflows._plain_flow(copy.deepcopy(entry))
@@ -75,6 +88,7 @@ def test_corpus_entries_convert_as_mitmproxy_does() -> None:
     for name, index, entry in entries:
         expected = outcome(request_to_flow, entry)
         assert outcome(har_flow, entry) == expected, f"{name} entry {index}"
+        assert audited_outcome(for_audit, entry) == audited_outcome(request_to_flow, entry), f"{name} entry {index}"
         if plain_taken(entry):
             plain += 1
             assert outcome(harflows._plain_flow, entry) == expected, f"{name} entry {index}"
@@ -171,6 +185,7 @@ URLS = [
 def test_urls(url: str) -> None:
     case = entry(request__url=url)
     assert outcome(har_flow, case) == outcome(request_to_flow, case)
+    assert audited_outcome(for_audit, case) == audited_outcome(request_to_flow, case)
     if plain_taken(case):
         assert outcome(harflows._plain_flow, case) == outcome(request_to_flow, case)
 
@@ -277,6 +292,7 @@ EDGE_CASES = {
 def test_edge_cases(case: dict[str, Any]) -> None:
     expected = outcome(request_to_flow, case)
     assert outcome(har_flow, case) == expected
+    assert audited_outcome(for_audit, case) == audited_outcome(request_to_flow, case)
     if plain_taken(case):
         assert outcome(harflows._plain_flow, case) == expected
 
@@ -284,6 +300,17 @@ def test_edge_cases(case: dict[str, Any]) -> None:
 def test_not_an_object() -> None:
     for value in (None, 5, "x", [], [1]):
         assert outcome(har_flow, value) == outcome(request_to_flow, value)
+        assert outcome(for_audit, value) == outcome(request_to_flow, value)
+
+
+def test_flows_for_an_audit_share_placeholder_connections() -> None:
+    # Only the connections: the flows themselves stay apart.
+    a, b = for_audit(entry()), for_audit(entry())
+    assert a.client_conn is b.client_conn and a.server_conn is b.server_conn
+    assert a.server_conn.address is None and har_flow(entry()).server_conn.address == ("10.0.0.1", 443)
+    assert a.id != b.id
+    a.request.headers["X-New"] = "1"
+    assert "X-New" not in b.request.headers
 
 
 def test_plain_entry_takes_the_fast_path() -> None:
@@ -305,12 +332,15 @@ def test_flows_are_independent() -> None:
 
 def test_demo_recording_is_converted(tmp_path: Path) -> None:
     # The reader uses this conversion: its flows carry what the entries declared.
-    from statuslint.readers import read_flows
+    from statuslint.readers import read_flows, read_indexed
 
     with open(ROOT / "recordings" / "demo.har", "rb") as fo:
         flows = list(read_flows(fo, har=True))
+    with open(ROOT / "recordings" / "demo.har", "rb") as fo:
+        audited = [f for _, f in read_indexed(fo, har=True, for_audit=True)]
     entries = json.loads((ROOT / "recordings" / "demo.har").read_text(encoding="utf-8"))["log"]["entries"]
-    assert [fields(f.request) for f in flows] == [fields(request_to_flow(e).request) for e in entries]
+    expected = [fields(request_to_flow(e).request) for e in entries]
+    assert [fields(f.request) for f in flows] == [fields(f.request) for f in audited] == expected
 
 
 def test_ids_are_uuid4_strings() -> None:

@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeVar
 
-from mitmproxy import connection, flow, http, io, version
+from mitmproxy import connection, flow, http, version
 
 from . import messages
 
@@ -210,7 +210,10 @@ def stream(fo: IO[bytes]) -> Iterator[flow.Flow]:
             f = _http_flow(_flow_state(record))
         except (_Unhandled, ValueError, KeyError, TypeError, IndexError):
             # mitmproxy's reader takes over from this record: an older format it
-            # migrates, or the error it reports.
+            # migrates, or the error it reports. Imported only then: mitmproxy.io
+            # imports its flow filter language (pyparsing), a tenth of an audit's start-up.
+            from mitmproxy import io
+
             fo.seek(start)
             yield from io.FlowReader(fo).stream()
             return

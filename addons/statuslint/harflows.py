@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Any
 
 from mitmproxy import connection, http
-from mitmproxy.io.har import request_to_flow
 from mitmproxy.net import encoding
 from mitmproxy.net.http.headers import infer_content_encoding
 from mitmproxy.net.http.url import hostport
@@ -119,16 +118,27 @@ except TypeError:
     _DIRECT = False
 
 
-def har_flow(entry: Any) -> http.HTTPFlow:
+class _Placeholders:
+    client = connection.Client(peername=("", 0), sockname=("", 0))
+    server = connection.Server(address=None)
+
+
+def har_flow(entry: Any, *, connections: bool = True) -> http.HTTPFlow:
     """The flow of one HAR entry, as ``mitmproxy.io.har.request_to_flow`` makes it;
-    raises what it raises for an entry it cannot convert."""
+    raises what it raises for an entry it cannot convert. ``connections=False``: for an
+    audit, which reads neither connection, entries of the plain path share one
+    placeholder client and server (as ``flowfile``'s flows do) instead of their own."""
     if _DIRECT and type(entry) is dict:
         try:
-            return _plain_flow(entry)
+            return _plain_flow(entry, connections)
         except Exception:
             # Not the plain path, or an entry mitmproxy rejects too: its own conversion
             # decides, and names the reason.
             pass
+    # Imported here, not at the top: mitmproxy.io imports its flow filter language
+    # (pyparsing), a tenth of a HAR audit's start-up, for the entries that need it.
+    from mitmproxy.io.har import request_to_flow
+
     return request_to_flow(entry)
 
 
@@ -215,13 +225,29 @@ def _parse_url(url: Any) -> tuple[str, str, int, bytes]:
     return scheme, host, port, target.encode("ascii")
 
 
+# Content-Type -> the charset mitmproxy infers from it: a pure function of the header
+# (there is no body to sniff at that point), and an API answers with few of them.
+_CHARSETS: dict[str, str] = {}
+_CHARSETS_MAX = 256
+
+
+def _charset(content_type: str) -> str:
+    """``infer_content_encoding(content_type)``, remembered."""
+    charset = _CHARSETS.get(content_type)
+    if charset is None:
+        charset = infer_content_encoding(content_type)
+        if len(_CHARSETS) < _CHARSETS_MAX:
+            _CHARSETS[content_type] = charset
+    return charset
+
+
 def _set_content(headers: _Fields, raw: bytes) -> None:
     """``Message.set_content`` for a message without Content-Encoding."""
     if b"transfer-encoding" not in headers:
         headers.set(b"content-length", str(len(raw)))
 
 
-def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
+def _plain_flow(entry: dict[str, Any], connections: bool = True) -> http.HTTPFlow:
     # Each step is request_to_flow's, in its order; what only mitmproxy can decide
     # raises _NotPlain.
     timestamp_start = datetime.fromisoformat(entry["startedDateTime"].replace("Z", "+00:00")).timestamp()
@@ -230,19 +256,24 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
     response_json = entry["response"]
     method = request_json["method"]
     url = request_json["url"]
-    server_address = entry.get("serverIPAddress")
     request_headers = _Fields(request_json["headers"])
     http_version_req = request_json["httpVersion"]
     http_version_resp = response_json["httpVersion"]
-    port = 80 if url.startswith("http://") else 443
 
     # HTTPFlow(Client(...), Server(...)), less the type checks and a system call per id.
+    if connections:
+        server_address = entry.get("serverIPAddress")
+        port = 80 if url.startswith("http://") else 443
+        client = _copy(connection.Client, _CLIENT, timestamp_start=timestamp_start, timestamp_end=timestamp_end)
+        server = _copy(connection.Server, _SERVER, address=(server_address, port) if server_address else None)
+    else:
+        client, server = _Placeholders.client, _Placeholders.server
     flow = _copy(
         http.HTTPFlow,
         _FLOW,
         id=_new_id(),
-        client_conn=_copy(connection.Client, _CLIENT, timestamp_start=timestamp_start, timestamp_end=timestamp_end),
-        server_conn=_copy(connection.Server, _SERVER, address=(server_address, port) if server_address else None),
+        client_conn=client,
+        server_conn=server,
         timestamp_created=time.time(),
         metadata={},
     )
@@ -259,7 +290,7 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
         request_headers.set(b"host", hostport(scheme, host, url_port))
     if b"content-encoding" in request_headers:
         raise _NotPlain("request content-encoding")
-    request_raw = encoding.encode(request_content, infer_content_encoding(request_headers.get(b"content-type") or ""))
+    request_raw = encoding.encode(request_content, _charset(request_headers.get(b"content-type") or ""))
     if type(request_raw) is not bytes:
         raise _NotPlain("request charset")
     _set_content(request_headers, request_raw)
@@ -277,13 +308,14 @@ def _plain_flow(entry: dict[str, Any]) -> http.HTTPFlow:
         try:
             response_raw = encoding.encode(
                 response_content,
-                content_encoding or infer_content_encoding(response_headers.get(b"content-type") or ""),
+                content_encoding or _charset(response_headers.get(b"content-type") or ""),
             )
         except ValueError:
             response_raw = response_content.encode("utf-8", errors="surrogateescape")
     # Then encoded as its Content-Encoding says (gzip and brotli cost what they cost).
     content_coding = response_headers.get(b"content-encoding")
-    response_raw = encoding.encode(response_raw, content_coding or "identity")
+    if content_coding:  # else "identity", which leaves the bytes as they are
+        response_raw = encoding.encode(response_raw, content_coding)
     if type(response_raw) is not bytes:
         raise _NotPlain("response charset")
 

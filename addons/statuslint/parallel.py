@@ -17,13 +17,11 @@ after its input's merge, in input order.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import signal
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -156,6 +154,12 @@ def _in_workers(
     say: Callable[[str], None],
     start_method: str | None,
 ) -> bool:
+    # Imported here: a run of one input (the common case) never starts a worker, and
+    # these are about 1.5% of its start-up (instructions, empty HAR).
+    import multiprocessing
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context(start_method or _start_method())
     if context.get_start_method() != "fork":
         setup = replace(setup, policy=None)  # rebuilt from its source in each worker
@@ -193,6 +197,8 @@ def _in_workers(
 
 
 def _start_method() -> str:
+    import multiprocessing
+
     # fork starts a worker without importing and compiling everything again.
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else multiprocessing.get_start_method()
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from mitmproxy import exceptions, flow, io
+from mitmproxy import exceptions, flow
 
 from . import flowfile
 from .flowview import HAR_BODY_KEY
@@ -54,13 +54,21 @@ def read_indexed(fo: IO[bytes], har: bool, *, for_audit: bool = False) -> Iterat
     always points at the right place in the file. ``for_audit``: flows only an audit
     reads, built without their connections (see ``flowfile``)."""
     if har:
-        yield from _read_har(fo)
+        yield from _read_har(fo, connections=not for_audit)
         return
     index = 0
     start = _tell(fo)
     fast = for_audit and start is not None and fo.seekable()
+    if fast:
+        flows = flowfile.stream(fo)
+    else:
+        # Not at the top: mitmproxy.io imports its flow filter language (pyparsing), a
+        # tenth of an audit's start-up, which neither a HAR nor flowfile needs.
+        from mitmproxy import io
+
+        flows = io.FlowReader(fo).stream()
     try:
-        for f in flowfile.stream(fo) if fast else io.FlowReader(fo).stream():
+        for f in flows:
             yield index, f
             index += 1
             start = _tell(fo)
@@ -119,13 +127,13 @@ class HarEntryErrors(InputError):
         super().__init__(f"entry {first_index}: {first_reason}{more}")
 
 
-def _read_har(fo: IO[bytes]) -> Iterator[tuple[int, flow.Flow]]:
+def _read_har(fo: IO[bytes], connections: bool) -> Iterator[tuple[int, flow.Flow]]:
     entries = _JsonStream(fo).har_entries()
     bad: list[tuple[int, str]] = []
     try:
         for index, entry in enumerate(entries):
             try:
-                f = har_flow(entry)
+                f = har_flow(entry, connections=connections)
                 f.metadata[HAR_BODY_KEY] = declared_body(entry)
             except Exception as e:
                 bad.append((index, _entry_reason(entry, e)))
@@ -156,17 +164,17 @@ def declared_body(entry: dict[str, Any]) -> dict[str, Any]:
                 content_length = str(h.get("value", ""))  # the last one, as a dict of them would keep
             elif name == "content-encoding":
                 encoded = True
-
-    def size(value: Any) -> int | None:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
     return {
         "text": isinstance(content.get("text"), str),
-        "size": size(content.get("size")),
-        "body_size": size(response.get("bodySize")),
+        "size": _size(content.get("size")),
+        "body_size": _size(response.get("bodySize")),
         "content_length": content_length,
         "encoded": encoded,
     }
+
+
+def _size(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _entry_reason(entry: Any, e: Exception) -> str:

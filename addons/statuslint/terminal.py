@@ -7,7 +7,6 @@ import os
 from typing import IO, Any
 
 from rich.console import Console, Group
-from rich.panel import Panel
 from rich.rule import Rule as HorizontalRule
 from rich.table import Table
 from rich.text import Text
@@ -261,6 +260,7 @@ def print_catalog(policy: Policy, console: Console) -> None:
 def print_rule(rule: Rule, console: Console) -> None:
     # Imported here: markdown-it and pygments cost every audit's start-up otherwise.
     from rich.markdown import Markdown
+    from rich.panel import Panel
     from rich.syntax import Syntax
 
     status = "" if rule.enabled else " (disabled)"

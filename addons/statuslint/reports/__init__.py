@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 
@@ -90,6 +89,9 @@ def render(report: Model, fmt: str) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
+    # Imported here: start-up that an audit writing no report file does without.
+    import tempfile
+
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
