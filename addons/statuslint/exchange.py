@@ -5,10 +5,17 @@ particular) should still show what was exchanged: the request line and headers, 
 status line and headers, and the start of each body. The snapshot is taken only for
 flows with findings, never on the clean path, and every part of it is capped, so the
 findings list (itself capped by ``max_findings``) stays bounded in memory.
+
+Findings hold their snapshot packed (``Packed``): as dicts, lists and strings an exchange
+takes several times the bytes it says, and a long audit holds thousands of them. A report
+expands them when it is written.
 """
 
 from __future__ import annotations
 
+import marshal
+import zlib
+from dataclasses import dataclass, field
 from sys import getsizeof
 from typing import Any
 
@@ -23,16 +30,22 @@ REQUEST_BODY_LIMIT = 2048
 HEADER_LIMIT = 64  # headers kept per message
 HEADER_VALUE_LIMIT = 512
 HEADER_BYTES_LIMIT = 8192  # characters of names and values kept per message
-# Bytes of memory the exchanges of one audit may hold in all (their strings as Python
-# stores them, plus the lists and dicts around them); beyond it, findings are kept without
-# one. 10,000 findings (the default --max-findings) of ordinary traffic take about 60 MB;
-# traffic of huge or countless headers and bodies cannot push memory past the budget.
+# Bytes the exchanges of one audit may take in all, counted as a report expands them (their
+# strings as Python stores them, plus the lists and dicts around them); beyond it, findings
+# are kept without one. 10,000 findings (the default --max-findings) of ordinary traffic
+# take about 60 MB expanded, several times less packed; traffic of huge or countless
+# headers and bodies cannot push memory past the budget, during the audit or while a
+# report is written.
 BUDGET = 96 << 20
 _HEADER_COST = getsizeof(["", ""])
 _EXCHANGE_COST = 2000  # the dicts, numbers and short strings of an exchange
 URL_LIMIT = 2048
 # Bodies above this are not parsed as JSON to redact them: their start is redacted as text.
 _PARSE_LIMIT = 1 << 20
+# A packed exchange longer than this is compressed: bodies and long header lists shrink
+# several times, and a short exchange is not worth zlib's set-up, which costs more than
+# marshalling it.
+_COMPRESS_ABOVE = 1024
 _TEXT_TYPES = ("json", "xml", "javascript", "ecmascript", "x-www-form-urlencoded", "graphql", "yaml", "csv")
 
 Exchange = dict[str, Any]
@@ -58,6 +71,28 @@ def capture(view: FlowView, redactor: Redactor) -> Exchange:
             "body": _body(resp, lambda: view.response_content, redactor, RESPONSE_BODY_LIMIT),
         },
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """An exchange as a finding holds it until a report shows it: marshalled (the dict
+    comes back exactly: key order, strings, numbers, lists), compressed when long. ``size``
+    is what the budget counts: the exchange's size expanded."""
+
+    data: bytes = field(repr=False)
+    size: int
+    compressed: bool
+
+    def unpack(self) -> Exchange:
+        return marshal.loads(zlib.decompress(self.data) if self.compressed else self.data)
+
+
+def pack(exchange: Exchange) -> Packed:
+    data = marshal.dumps(exchange)
+    compressed = len(data) > _COMPRESS_ABOVE
+    if compressed:
+        data = zlib.compress(data, 1)
+    return Packed(data, size(exchange), compressed)
 
 
 def _headers(headers: http.Headers, redactor: Redactor) -> list[list[str]]:
