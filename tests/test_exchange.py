@@ -238,8 +238,7 @@ def test_a_packed_exchange_comes_back_exactly_and_takes_a_fraction_of_its_size(
         assert json.dumps(held.unpack()) == json.dumps(original)  # key order too
         assert held.size == exchange.size(original)
         assert len(held.data) * 3 < held.size
-    long_held, short_held = packed.values()
-    assert long_held.compressed and not short_held.compressed
+    long_held = next(iter(packed.values()))
     assert len(long_held.data) * 10 < long_held.size
     assert found[0].to_json()["exchange"] == captured[0]
 
