@@ -149,8 +149,9 @@ def test_exchange_is_captured_redacted_and_shared_by_the_flows_findings() -> Non
     f.response.reason = "Created"
     _, found = _findings(f)
     assert len(found) >= 2  # safe-method-created, created-without-location
-    ex = found[0].exchange
-    assert ex is not None and all(x.exchange is ex for x in found)
+    packed = found[0].exchange
+    assert packed is not None and all(x.exchange is packed for x in found)
+    ex = packed.unpack()
     assert ex["request"]["method"] == "GET"
     assert ex["request"]["target"] == "/v1/things?access_token=REDACTED"
     assert ex["request"]["http_version"] == "HTTP/1.1"
@@ -166,29 +167,30 @@ def test_exchange_is_bounded() -> None:
     many = {f"X-H{i}": "v" * 5000 for i in range(200)}
     f = http_flow(status=500, resp_headers={"Content-Type": "text/plain", **many}, body=big)
     (finding, *_) = _findings(f)[1]
-    body = finding.exchange["response"]["body"]
+    ex = finding.exchange.unpack()
+    body = ex["response"]["body"]
     assert body["size"] == 1_000_000 and body["truncated"] is True
     assert len(body["text"]) == exchange.RESPONSE_BODY_LIMIT
-    headers = finding.exchange["response"]["headers"]
+    headers = ex["response"]["headers"]
     assert headers[-1] == ["…", f"{201 - (len(headers) - 1)} more headers not kept"]
     assert max(len(v) for _, v in headers) <= exchange.HEADER_VALUE_LIMIT
     kept = sum(len(n) + len(v) for n, v in headers[:-1])
     assert exchange.HEADER_BYTES_LIMIT <= kept <= exchange.HEADER_BYTES_LIMIT + exchange.HEADER_VALUE_LIMIT + 128
     # Many short headers: at most HEADER_LIMIT of them.
     short = http_flow(status=500, resp_headers={f"X-S{i}": "v" for i in range(100)})
-    headers = _findings(short)[1][0].exchange["response"]["headers"]
+    headers = _findings(short)[1][0].exchange.unpack()["response"]["headers"]
     assert len(headers) == exchange.HEADER_LIMIT + 1
     assert headers[-1] == ["…", f"{100 - exchange.HEADER_LIMIT} more headers not kept"]
-    assert len(json.dumps(finding.exchange)) < 64 * 1024
+    assert len(json.dumps(ex)) < 64 * 1024
 
 
 def test_binary_and_streamed_bodies_are_described_not_shown() -> None:
     png = http_flow(status=500, resp_headers={"Content-Type": "image/png"}, body=b"\x89PNG\r\n\x1a\n" + bytes(5000))
-    body = _findings(png)[1][0].exchange["response"]["body"]
+    body = _findings(png)[1][0].exchange.unpack()["response"]["body"]
     assert body == {"size": 5008, "text": None, "truncated": False, "note": "image/png body, 5,008 bytes (not shown)"}
     streamed = http_flow(status=500)
     streamed.response.raw_content = None
-    body = _findings(streamed)[1][0].exchange["response"]["body"]
+    body = _findings(streamed)[1][0].exchange.unpack()["response"]["body"]
     assert body["size"] is None and body["text"] is None and "streamed" in body["note"]
 
 
@@ -218,6 +220,42 @@ def test_a_finding_about_an_earlier_flow_has_no_snapshot() -> None:
     assert mismatch.exchange is None
 
 
+def test_a_packed_exchange_comes_back_exactly_and_takes_a_fraction_of_its_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Findings hold their exchange packed until a report expands it: the report gets the
+    dict that was captured (key order, strings, numbers, None), in far fewer bytes."""
+    captured = []
+    monkeypatch.setattr(auditor_module, "capture", lambda *a: captured.append(exchange.capture(*a)) or captured[-1])
+    items = [{"id": i, "name": f"item-{i}", "ok": True, "note": None} for i in range(300)]
+    long = http_flow("POST", "/v1/things", 500, req_body=b'{"name": "caf\xc3\xa9"}', body=json.dumps(items).encode())
+    short = http_flow("DELETE", "/v1/things/1", 500, resp_headers={"X-Odd": "tab\there \u00e9"}, body=b"")
+    _, found = _findings(long, short)
+    packed = {id(x.exchange): x.exchange for x in found if x.exchange is not None}
+    assert len(packed) == len(captured) == 2
+    for original, held in zip(captured, packed.values(), strict=True):
+        assert held.unpack() == original
+        assert json.dumps(held.unpack()) == json.dumps(original)  # key order too
+        assert held.size == exchange.size(original)
+        assert len(held.data) * 3 < held.size
+    long_held = next(iter(packed.values()))
+    assert len(long_held.data) * 10 < long_held.size
+    assert found[0].to_json()["exchange"] == captured[0]
+
+
+def test_the_findings_kept_share_the_strings_and_headers_they_repeat() -> None:
+    """Thousands of findings of a few rules repeat a few endpoint names and evidence-header
+    sets: the findings list holds each once, and the report is the same."""
+    flows = [http_flow("POST", "/v1/things", 201, req_headers={"Accept": "application/json"}) for _ in range(5)]
+    a, found = _findings(*flows)
+    kept = [x for x in a.findings if x.rule == "created-without-location"]
+    assert len(kept) == 5 and kept[0].headers == {"response": {"location": None}, "request": {"destination": None}}
+    assert all(x.headers is kept[0].headers and x.endpoint is kept[0].endpoint for x in kept)
+    made = [x for x in found if x.rule == "created-without-location"]
+    assert len({id(x.headers) for x in made}) == 5  # made one by one, shared once kept
+    assert [x.to_json() for x in a.findings] == [x.to_json() for x in found]
+
+
 def test_exchanges_stop_at_the_budget_and_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     """However large the traffic, the exchanges an audit holds stay under a fixed budget;
     the findings beyond it are kept without one, and the summary says how many."""
@@ -230,8 +268,9 @@ def test_exchanges_stop_at_the_budget_and_are_counted(monkeypatch: pytest.Monkey
     kept = [x.exchange for x in found if x.exchange]
     # The first exchange is whole; each one is at most ~8 KB of headers per message plus the bodies.
     assert 1 <= len(kept) < len(found)
-    assert all(exchange.size(x) <= 3 * (exchange.HEADER_BYTES_LIMIT + exchange.HEADER_VALUE_LIMIT) + 8192 for x in kept)
-    assert a.exchange_chars < 20_000 + max(exchange.size(x) for x in kept)
+    assert all(x.size == exchange.size(x.unpack()) for x in kept)
+    assert all(x.size <= 3 * (exchange.HEADER_BYTES_LIMIT + exchange.HEADER_VALUE_LIMIT) + 8192 for x in kept)
+    assert a.exchange_chars < 20_000 + max(x.size for x in kept)
     assert a.summary()["limits"]["exchanges_omitted"] == len(found) - len(kept)
 
 

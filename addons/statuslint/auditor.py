@@ -288,12 +288,12 @@ class Auditor:
             self.exchanges_omitted += sum(mine)
             return found
         try:
-            exchange = capture(view, self.redactor)
+            exchange = exchanges.pack(capture(view, self.redactor))
         except Exception as e:
             # The finding matters more than its snapshot.
             self.failed_checks.setdefault("exchange", f"{type(e).__name__}: {e}")
             return found
-        self.exchange_chars += exchanges.size(exchange)
+        self.exchange_chars += exchange.size
         return [replace(x, exchange=exchange) if m else x for x, m in zip(found, mine, strict=True)]
 
     def _admit(self, found: list[Finding]) -> list[Finding]:

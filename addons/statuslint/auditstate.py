@@ -170,7 +170,7 @@ def _within_exchange_budget(auditor: Auditor, findings: list[Finding]) -> list[F
                 finding = replace(finding, exchange=None)
             else:
                 counted.add(id(exchange))
-                auditor.exchange_chars += exchanges.size(exchange)
+                auditor.exchange_chars += exchange.size
         out.append(finding)
     return out
 

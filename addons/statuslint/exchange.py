@@ -5,10 +5,17 @@ particular) should still show what was exchanged: the request line and headers, 
 status line and headers, and the start of each body. The snapshot is taken only for
 flows with findings, never on the clean path, and every part of it is capped, so the
 findings list (itself capped by ``max_findings``) stays bounded in memory.
+
+Findings hold their snapshot packed (``Packed``): as dicts, lists and strings an exchange
+takes several times the bytes it says, and a long audit holds thousands of them. A report
+expands them when it is written.
 """
 
 from __future__ import annotations
 
+import marshal
+import zlib
+from dataclasses import dataclass, field
 from sys import getsizeof
 from typing import Any
 
@@ -23,16 +30,56 @@ REQUEST_BODY_LIMIT = 2048
 HEADER_LIMIT = 64  # headers kept per message
 HEADER_VALUE_LIMIT = 512
 HEADER_BYTES_LIMIT = 8192  # characters of names and values kept per message
-# Bytes of memory the exchanges of one audit may hold in all (their strings as Python
-# stores them, plus the lists and dicts around them); beyond it, findings are kept without
-# one. 10,000 findings (the default --max-findings) of ordinary traffic take about 60 MB;
-# traffic of huge or countless headers and bodies cannot push memory past the budget.
+# Bytes the exchanges of one audit may take in all, counted as a report expands them (their
+# strings as Python stores them, plus the lists and dicts around them); beyond it, findings
+# are kept without one. 10,000 findings (the default --max-findings) of ordinary traffic
+# take about 60 MB expanded, several times less packed; traffic of huge or countless
+# headers and bodies cannot push memory past the budget, during the audit or while a
+# report is written.
 BUDGET = 96 << 20
 _HEADER_COST = getsizeof(["", ""])
 _EXCHANGE_COST = 2000  # the dicts, numbers and short strings of an exchange
 URL_LIMIT = 2048
 # Bodies above this are not parsed as JSON to redact them: their start is redacted as text.
 _PARSE_LIMIT = 1 << 20
+# What most exchanges start alike with, preset as zlib's dictionary so that even a short
+# exchange compresses (to about 40% of its marshalled bytes). Version 2 writes no
+# back-references, so these bytes depend on nothing but the values: a --jobs worker and the
+# process that merges its findings have the same ones.
+_PRESET = marshal.dumps(
+    {
+        "request": {
+            "method": "GET",
+            "url": "https://",
+            "target": "/",
+            "http_version": "HTTP/1.1",
+            "headers": [
+                ["Host", ""],
+                ["User-Agent", ""],
+                ["Accept", "application/json"],
+                ["Content-Type", "application/json; charset=utf-8"],
+                ["Content-Length", "0"],
+                ["Authorization", "Bearer [redacted]"],
+            ],
+            "body": {"size": 0, "text": "", "truncated": False, "note": None},
+        },
+        "response": {
+            "status": 200,
+            "reason": "OK",
+            "http_version": "HTTP/1.1",
+            "headers": [
+                ["Content-Type", "application/json"],
+                ["Content-Length", "0"],
+                ["Date", ""],
+                ["Server", ""],
+                ["Cache-Control", "no-cache"],
+                ["Vary", "Accept-Encoding"],
+            ],
+            "body": {"size": 0, "text": "", "truncated": False, "note": None},
+        },
+    },
+    2,
+)
 _TEXT_TYPES = ("json", "xml", "javascript", "ecmascript", "x-www-form-urlencoded", "graphql", "yaml", "csv")
 
 Exchange = dict[str, Any]
@@ -58,6 +105,26 @@ def capture(view: FlowView, redactor: Redactor) -> Exchange:
             "body": _body(resp, lambda: view.response_content, redactor, RESPONSE_BODY_LIMIT),
         },
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """An exchange as a finding holds it until a report shows it: marshalled (the dict
+    comes back exactly: key order, strings, numbers, lists) and compressed. ``size`` is
+    what the budget counts: the exchange's size expanded."""
+
+    data: bytes = field(repr=False)
+    size: int
+
+    def unpack(self) -> Exchange:
+        inflate = zlib.decompressobj(-zlib.MAX_WBITS, _PRESET)
+        return marshal.loads(inflate.decompress(self.data) + inflate.flush())
+
+
+def pack(exchange: Exchange) -> Packed:
+    # Level 1: higher levels take longer for a few bytes less on text this short.
+    deflate = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=_PRESET)
+    return Packed(deflate.compress(marshal.dumps(exchange)) + deflate.flush(), size(exchange))
 
 
 def _headers(headers: http.Headers, redactor: Redactor) -> list[list[str]]:

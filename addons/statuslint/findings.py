@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .exchange import Packed
 
 # A flow as state across flows remembers it: (source, index, method, status, url), the
 # URL already redacted, printable and clipped (see Auditor.audit_response).
@@ -70,7 +73,7 @@ class FlowRef:
 class Finding:
     """``flow`` is None for an API-level finding, which rests on ``evidence`` alone.
     ``exchange`` is the redacted, bounded snapshot of that flow (statuslint.exchange),
-    shared by the findings of one flow; None where the flow had gone by."""
+    packed, shared by the findings of one flow; None where the flow had gone by."""
 
     rule: str
     severity: Severity
@@ -86,7 +89,7 @@ class Finding:
     headers: dict[str, dict[str, str | None]] | None = None
     # The pytest node id of the test that made the request (the pytest plugin sets it).
     test: str | None = None
-    exchange: dict[str, Any] | None = None
+    exchange: Packed | None = None
 
     def to_json(self, endpoint: str | None = None) -> dict[str, Any]:
         """``endpoint`` replaces the one recorded (templates learned later apply)."""
@@ -106,5 +109,5 @@ class Finding:
             out["details"] = self.details
         if self.test is not None:
             out["test"] = self.test
-        out["exchange"] = self.exchange
+        out["exchange"] = self.exchange.unpack() if self.exchange is not None else None
         return out

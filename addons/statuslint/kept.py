@@ -3,18 +3,26 @@
 Every finding is counted and logged; the report keeps at most the cap, the most severe
 first and, within a severity, the earliest. The cap bounds memory too: never more than
 the cap is held, so a finding is dropped the moment a more severe one needs its place.
+
+What thousands of findings repeat is held once: the endpoint name, and the evidence
+headers (most rules look at one or two headers, mostly absent, so a few sets recur).
 """
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 
 from .findings import Finding, Severity
 
 # Least severe first: where a finding makes room for a more severe one.
 _ASCENDING = tuple(sorted(Severity))
 _DESCENDING = tuple(reversed(_ASCENDING))
+# Distinct evidence-header sets shared; beyond them (values that differ per flow, like a
+# Location), a finding keeps its own.
+_SHARED_HEADERS = 512
 
 
 class KeptFindings:
@@ -28,6 +36,7 @@ class KeptFindings:
         self._arrived = 0
         self._size = 0
         self.omitted: Counter[str] = Counter()  # severity label -> findings not kept
+        self._headers: dict[tuple, dict[str, dict[str, str | None]]] = {}
 
     def __len__(self) -> int:
         return self._size
@@ -41,8 +50,27 @@ class KeptFindings:
                 self.omitted[finding.severity.label] += 1
                 return
             self._drop(lowest)
-        self._lists[finding.severity].append((self._arrived, finding))
+        self._lists[finding.severity].append((self._arrived, self._shared(finding)))
         self._size += 1
+
+    def _shared(self, finding: Finding) -> Finding:
+        """The finding with what others repeat shared with them, not a copy per finding.
+        (Nothing changes these once made: a report reads them.)"""
+        endpoint = sys.intern(finding.endpoint)
+        headers = finding.headers
+        if headers is not None:
+            key = tuple((side, tuple(values.items())) for side, values in headers.items())
+            try:
+                held = self._headers.get(key)
+            except TypeError:  # a value that cannot be a key (not one evidence.headers makes)
+                held = None
+            else:
+                if held is None and len(self._headers) < _SHARED_HEADERS:
+                    self._headers[key] = headers
+            headers = held or headers
+        if endpoint is finding.endpoint and headers is finding.headers:
+            return finding
+        return replace(finding, endpoint=endpoint, headers=headers)
 
     def set_limit(self, limit: int) -> None:
         self.limit = limit
