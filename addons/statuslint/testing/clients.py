@@ -188,35 +188,71 @@ def _hook_httpx(patches: Patches, record: Record) -> None:
 
 
 def _httpx_exchanges(httpx: Any, response: Any, started: float, answered: float) -> list[Exchange]:
-    hops = [*response.history, response]
-    exchanges = []
-    for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True):
-        request = hop.request
-        try:
-            request_body: bytes | None = request.content
-        except httpx.RequestNotRead:
-            request_body = None
-        try:
-            body: bytes | None = hop.content
-        except httpx.ResponseNotRead:
-            body = None  # client.stream(...): status and headers only
-        exchanges.append(
-            Exchange(
-                method=request.method,
-                url=str(request.url),
-                request_headers=request.headers.raw,
-                request_body=request_body,
-                status=hop.status_code,
-                reason=hop.reason_phrase,
-                response_headers=hop.headers.raw,
-                response_body=body,
-                body_decoded=True,
-                started=t0,
-                answered=t1,
-                version=http_version(hop.http_version),
-            )
-        )
-    return exchanges
+    history = response.history
+    if not history:  # the common case, without _chain's generator
+        return [_httpx_exchange(httpx, response, started, started + 0.5 * (answered - started))]
+    hops = [*history, response]
+    return [
+        _httpx_exchange(httpx, hop, t0, t1)
+        for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True)
+    ]
+
+
+def _httpx_exchange(httpx: Any, hop: Any, started: float, answered: float) -> Exchange:
+    # Only what may change later is copied here, while the test waits (header lists, the
+    # status); the URL, immutable, is made into text with its batch.
+    request = hop.request
+    try:
+        request_body: bytes | None = request.content
+    except httpx.RequestNotRead:
+        request_body = None
+    try:
+        body: bytes | None = hop.content
+    except httpx.ResponseNotRead:
+        body = None  # client.stream(...): status and headers only
+    extensions = hop.extensions
+    status = hop.status_code
+    return Exchange(
+        method=request.method,
+        url=request.url,
+        request_headers=request.headers.raw,
+        request_body=request_body,
+        status=status,
+        reason=_httpx_reason(httpx, status, extensions.get("reason_phrase")),
+        response_headers=hop.headers.raw,
+        response_body=body,
+        body_decoded=True,
+        started=started,
+        answered=answered,
+        version=_httpx_version(extensions.get("http_version")),
+    )
+
+
+# Response.reason_phrase and .http_version, from what they are read from, through tables:
+# the properties look the status up in an enum and decode the version, for each response.
+_HTTPX_REASONS: dict[int, str] = {}
+_HTTPX_VERSIONS: dict[bytes | None, str] = {}
+_TABLE_LIMIT = 1024
+
+
+def _httpx_reason(httpx: Any, status: int, phrase: bytes | None) -> str:
+    if phrase is not None:  # as the server sent it (network transports)
+        return phrase.decode("ascii", errors="ignore")
+    reason = _HTTPX_REASONS.get(status)
+    if reason is None:
+        reason = httpx.codes.get_reason_phrase(status)
+        if len(_HTTPX_REASONS) < _TABLE_LIMIT:
+            _HTTPX_REASONS[status] = reason
+    return reason
+
+
+def _httpx_version(raw: bytes | None) -> str:
+    version = _HTTPX_VERSIONS.get(raw)
+    if version is None:
+        version = http_version((b"HTTP/1.1" if raw is None else raw).decode("ascii", errors="ignore"))
+        if len(_HTTPX_VERSIONS) < _TABLE_LIMIT:
+            _HTTPX_VERSIONS[raw] = version
+    return version
 
 
 # Django --------------------------------------------------------------------------------

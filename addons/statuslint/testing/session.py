@@ -72,11 +72,15 @@ class AuditSession:
         except Exception as e:
             self._capture_error(e)
             return
-        size = sum(len(x.request_body or b"") + len(x.response_body or b"") for x in exchanges)
         with self._lock:
-            self._pending.extend((ctx, x) for x in exchanges)
-            self._pending_bytes += size
-            if len(self._pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
+            pending = self._pending
+            for x in exchanges:
+                pending.append((ctx, x))
+                if x.request_body:
+                    self._pending_bytes += len(x.request_body)
+                if x.response_body:
+                    self._pending_bytes += len(x.response_body)
+            if len(pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
                 self._flush()
 
     def flush(self) -> None:
