@@ -496,3 +496,49 @@ def test_flows_are_built_as_httpflow_builds_them() -> None:
     }
     other = messages.flow(client, server)
     assert other.id != copied.id and other.metadata is not copied.metadata
+
+
+def _state(f: http.HTTPFlow) -> dict:
+    state = f.get_state()
+    for key in ("id", "timestamp_created"):
+        state.pop(key)
+    return state
+
+
+def test_httpx_hops_make_the_flows_the_public_properties_make() -> None:
+    """Where httpx keeps its messages as the hook expects (this httpx does), the hook reads
+    what is behind the properties; the flows are those made through the properties, for
+    plain, streamed, redirected and extension-carrying responses."""
+    assert clients._httpx_layout_known(httpx)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        request.read()
+        if request.url.path == "/moved":
+            return httpx.Response(302, headers={"Location": "/plain"})
+        if request.url.path == "/ext":
+            return httpx.Response(200, extensions={"reason_phrase": b"Fine", "http_version": b"HTTP/2"}, json=[1])
+        if request.url.path == "/stream":
+            return httpx.Response(200, stream=httpx.ByteStream(b"[1]"))
+        return httpx.Response(
+            201, headers=[("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Content-Encoding", "gzip")], content=b"\x1f"
+        )
+
+    seen: list[tuple[list, list]] = []
+    with httpx.Client(transport=httpx.MockTransport(answer), follow_redirects=True) as client:
+        responses = [
+            client.post("http://api.example.test/plain", content=b"body", headers={"Authorization": "Bearer x"}),
+            client.get("http://api.example.test/ext"),
+            client.get("http://api.example.test/moved"),
+        ]
+        with client.stream("GET", "http://api.example.test/stream") as streamed:
+            seen.append(
+                (clients._httpx_hops(httpx, streamed, 1.0, 2.0), clients._httpx_exchanges(httpx, streamed, 1.0, 2.0))
+            )
+    for response in responses:
+        seen.append(
+            (clients._httpx_hops(httpx, response, 1.0, 2.0), clients._httpx_exchanges(httpx, response, 1.0, 2.0))
+        )
+    assert [len(fast) for fast, _ in seen] == [1, 1, 1, 2]
+    assert seen[0][0][0].flow().response.raw_content is None  # streamed: not read
+    for fast, public in seen:
+        assert [_state(x.flow()) for x in fast] == [_state(x.flow()) for x in public]

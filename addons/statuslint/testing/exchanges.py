@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from mitmproxy import connection, http
@@ -111,6 +112,15 @@ def _server(host: str, port: int) -> connection.Server:
     return server
 
 
+class Captured(Protocol):
+    """What a client hook hands over for one exchange, to be made a flow with its batch."""
+
+    request_body: bytes | None
+    response_body: bytes | None
+
+    def flow(self) -> http.HTTPFlow: ...
+
+
 @dataclasses.dataclass(slots=True)
 class Exchange:
     """What a client hook copies off one exchange: the arguments of ``make_flow``. Header
@@ -132,7 +142,7 @@ class Exchange:
     version: str = "HTTP/1.1"
 
     def flow(self) -> http.HTTPFlow:
-        return _flow(
+        return build_flow(
             self.method,
             self.url,
             self.request_headers,
@@ -166,7 +176,7 @@ def make_flow(
     """``None`` for a body means streamed (not read): rules on it are undecidable, as for a
     streamed body in the proxy. ``body_decoded``: the client already undid Content-Encoding
     (requests, httpx); the body is encoded again so the flow is what crossed the wire."""
-    return _flow(
+    return build_flow(
         method,
         url,
         request_headers,
@@ -182,7 +192,7 @@ def make_flow(
     )
 
 
-def _flow(
+def build_flow(
     method: str,
     url: str | object,
     request_headers: HeaderItems,
@@ -196,6 +206,7 @@ def _flow(
     answered: float,
     version: str,
 ) -> http.HTTPFlow:
+    """``make_flow``, its arguments in their order (a batch builds many)."""
     scheme, host, port, path = split_url(url if type(url) is str else str(url))
     encoded_version = _token(version)
     request = messages.request(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..auditor import Auditor
 from ..auditstate import AuditState
 from ..findings import Finding
-from .exchanges import Exchange
+from .exchanges import Captured
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +57,10 @@ class AuditSession:
         # source -> the test of each flow index (xdist: one source per worker)
         self.tests: dict[str, list[str | None]] = {source: []}
         self._lock = threading.Lock()  # live servers and async clients record from other threads
-        self._pending: list[tuple[RunningTest | None, Exchange]] = []
+        self._pending: list[tuple[RunningTest | None, Captured]] = []
         self._pending_bytes = 0
 
-    def record(self, capture: Callable[[], list[Exchange]]) -> None:
+    def record(self, capture: Callable[[], list[Captured]]) -> None:
         """Take what a client hook caught, to be audited with the next batch. Never raises:
         a test gets its response whatever happens here."""
         ctx = self.current
