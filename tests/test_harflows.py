@@ -18,7 +18,7 @@ import pytest
 from mitmproxy.io.har import request_to_flow
 
 from helpers import CORPUS, ROOT, needs_corpus
-from statuslint import harflows
+from statuslint import harflows, messages
 from statuslint.harflows import har_flow
 
 _RANDOM = {"id", "timestamp_created"}
@@ -344,7 +344,7 @@ def test_demo_recording_is_converted(tmp_path: Path) -> None:
 
 
 def test_ids_are_uuid4_strings() -> None:
-    ids = [harflows._new_id() for _ in range(2000)]  # across a batch boundary
+    ids = [messages.new_id() for _ in range(2000)]  # across a batch boundary
     assert len(set(ids)) == len(ids)
     for value in ids:
         parsed = uuid.UUID(value)

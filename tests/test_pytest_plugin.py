@@ -19,7 +19,7 @@ from helpers import default_policy
 from statuslint import messages
 from statuslint.auditor import Auditor
 from statuslint.testing import clients
-from statuslint.testing.exchanges import Exchange, make_flow
+from statuslint.testing.exchanges import Exchange, http_version, make_flow, split_url
 from statuslint.testing.session import AuditSession, RunningTest
 
 pytest_plugins = ["pytester"]
@@ -413,3 +413,132 @@ def test_an_audit_that_fails_is_counted_and_the_batch_goes_on(monkeypatch: pytes
     assert session.capture_errors == {"while auditing: RuntimeError: boom": 1}
     assert session.tests["pytest"] == ["t.py::test_a", "t.py::test_a"]
     assert session.auditor.findings[0].flow.index == 1
+
+
+def _urlsplit_parts(url: str) -> tuple[str, str, int, str]:
+    """What make_flow made of a URL before split_url: urlsplit's parts, each time."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    scheme = parts.scheme or "http"
+    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    return scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80), path
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://testserver/items/3",
+        "http://testserver",
+        "http://testserver?x=1",
+        "https://API.Example.test:8443/a/b?x=1&y=%20#frag?not-query",
+        "http://testserver/a#b?c",
+        "http://testserver/a?",
+        "http://testserver/a?b?c",
+        "HTTP://[::1]:8000/v1/",
+        "http://user:pw@host.test:81/p;params?q",
+        "http:///no-host",
+        "ws://testserver/socket",
+        "http://testserver/caf\u00e9?\u00e9=1",
+        " http://testserver/leading-blank",
+        "http://test\tserver/a\nb",
+        "//no-scheme/x",
+        "/relative?x",
+    ],
+)
+def test_urls_are_split_as_urlsplit_splits_them(url: str) -> None:
+    """split_url keeps urlsplit's parts per origin: the result is urlsplit's, whatever the URL
+    (the odd ones are split by urlsplit itself), the second time as the first."""
+    assert split_url(url) == _urlsplit_parts(url)
+    assert split_url(url) == _urlsplit_parts(url)
+
+
+@pytest.mark.parametrize("url", ["http://testserver:x/", "http://[::1/", "http://testserver:99999/"])
+def test_a_bad_origin_is_urlsplits_error_every_time(url: str) -> None:
+    with pytest.raises(ValueError) as expected:
+        _urlsplit_parts(url)
+    for _ in range(2):
+        with pytest.raises(ValueError) as raised:
+            split_url(url)
+        assert str(raised.value) == str(expected.value)
+
+
+def test_httpx_exchanges_say_what_the_response_properties_say() -> None:
+    """The httpx capture reads reason and version where the properties read them (through
+    tables): the same text, with and without a transport's extensions."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/plain":
+            return httpx.Response(418)
+        extensions = {"reason_phrase": b"Fine Thanks", "http_version": b"HTTP/2"}
+        return httpx.Response(200, extensions=extensions, content=b"x")
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        for path in ("/plain", "/plain", "/ext", "/ext"):
+            response = client.get("http://api.example.test" + path)
+            (x,) = clients._httpx_exchanges(httpx, response, 1.0, 2.0)
+            assert (x.reason, x.version) == (response.reason_phrase, http_version(response.http_version))
+            assert str(x.url) == str(response.request.url)
+            f = x.flow()
+            assert f.response.reason == response.reason_phrase and f.request.url == str(response.request.url)
+
+
+def test_flows_are_built_as_httpflow_builds_them() -> None:
+    """messages.flow copies a template HTTPFlow made: the same attributes, a fresh id, time
+    and metadata for each flow."""
+    from mitmproxy import connection
+
+    client, server = connection.Client(peername=("", 0), sockname=("", 0)), connection.Server(address=None)
+    made, copied = http.HTTPFlow(client, server), messages.flow(client, server)
+    assert vars(made).keys() == vars(copied).keys()
+    assert {k: v for k, v in vars(made).items() if k not in ("id", "timestamp_created")} == {
+        k: v for k, v in vars(copied).items() if k not in ("id", "timestamp_created")
+    }
+    other = messages.flow(client, server)
+    assert other.id != copied.id and other.metadata is not copied.metadata
+
+
+def _state(f: http.HTTPFlow) -> dict:
+    state = f.get_state()
+    for key in ("id", "timestamp_created"):
+        state.pop(key)
+    return state
+
+
+def test_httpx_hops_make_the_flows_the_public_properties_make() -> None:
+    """Where httpx keeps its messages as the hook expects (this httpx does), the hook reads
+    what is behind the properties; the flows are those made through the properties, for
+    plain, streamed, redirected and extension-carrying responses."""
+    assert clients._httpx_layout_known(httpx)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        request.read()
+        if request.url.path == "/moved":
+            return httpx.Response(302, headers={"Location": "/plain"})
+        if request.url.path == "/ext":
+            return httpx.Response(200, extensions={"reason_phrase": b"Fine", "http_version": b"HTTP/2"}, json=[1])
+        if request.url.path == "/stream":
+            return httpx.Response(200, stream=httpx.ByteStream(b"[1]"))
+        return httpx.Response(
+            201, headers=[("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Content-Encoding", "gzip")], content=b"\x1f"
+        )
+
+    seen: list[tuple[list, list]] = []
+    with httpx.Client(transport=httpx.MockTransport(answer), follow_redirects=True) as client:
+        responses = [
+            client.post("http://api.example.test/plain", content=b"body", headers={"Authorization": "Bearer x"}),
+            client.get("http://api.example.test/ext"),
+            client.get("http://api.example.test/moved"),
+        ]
+        with client.stream("GET", "http://api.example.test/stream") as streamed:
+            seen.append(
+                (clients._httpx_hops(httpx, streamed, 1.0, 2.0), clients._httpx_exchanges(httpx, streamed, 1.0, 2.0))
+            )
+    for response in responses:
+        seen.append(
+            (clients._httpx_hops(httpx, response, 1.0, 2.0), clients._httpx_exchanges(httpx, response, 1.0, 2.0))
+        )
+    assert [len(fast) for fast, _ in seen] == [1, 1, 1, 2]
+    assert seen[0][0][0].flow().response.raw_content is None  # streamed: not read
+    for fast, public in seen:
+        assert [_state(x.flow()) for x in fast] == [_state(x.flow()) for x in public]

@@ -18,12 +18,7 @@ by field, on every entry of the shared HAR corpus and on hand-made edge cases.
 from __future__ import annotations
 
 import base64
-import dataclasses
-import enum
-import os
 import re
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -55,67 +50,15 @@ class _NotPlain(Exception):
 _DIRECT = messages.DIRECT
 
 
-def _uuid4_strings() -> Iterator[str]:
-    """``str(uuid.uuid4())`` values, from one ``os.urandom`` call per 256 of them (one
-    system call per id was a tenth of the conversion)."""
-    while True:
-        digits = os.urandom(16 * 256).hex()
-        for i in range(0, len(digits), 32):
-            h = digits[i : i + 32]
-            # Version 4 and the RFC 4122 variant, as uuid.UUID(version=4) sets them.
-            yield f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-
-_new_id = _uuid4_strings().__next__
-
-
-def _immutable(value: Any) -> bool:
-    if isinstance(value, tuple):
-        return all(_immutable(v) for v in value)
-    if dataclasses.is_dataclass(value):
-        return value.__dataclass_params__.frozen  # type: ignore[union-attr]
-    return value is None or isinstance(value, (bool, int, float, str, bytes, enum.Enum))
-
-
-def _template(made: Any, fresh: tuple[str, ...]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
-    """An object's attributes as its constructor makes them, to copy: ``fresh`` names the
-    ones set per object. The rest are shared between copies, so they must be immutable
-    (else the direct construction is off)."""
-    state = dict(vars(made))
-    factories: list[tuple[str, Any]] = []
-    if dataclasses.is_dataclass(made):
-        for f in dataclasses.fields(made):
-            if f.default_factory is not dataclasses.MISSING and f.name not in fresh:
-                # A default made per instance (mitmproxy's ids): made anew for each copy.
-                factories.append((f.name, _new_id if f.name == "id" else f.default_factory))
-    shared = (v for k, v in state.items() if k not in fresh and k not in dict(factories))
-    if not all(_immutable(v) for v in shared):
-        raise TypeError(f"{type(made).__name__} holds a mutable default")
-    return state, tuple(factories)
-
-
-def _copy(cls: type, template: tuple[dict[str, Any], tuple[tuple[str, Any], ...]], **values: Any) -> Any:
-    obj = cls.__new__(cls)
-    state = obj.__dict__
-    state.update(template[0])
-    for name, factory in template[1]:
-        state[name] = factory()
-    state.update(values)
-    return obj
-
-
 try:
-    _CLIENT = _template(
+    _CLIENT = messages.template(
         connection.Client(peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0)),
         ("timestamp_start", "timestamp_end"),
     )
-    _SERVER = _template(connection.Server(address=None), ("address",))
-    _FLOW = _template(
-        http.HTTPFlow(connection.Client(peername=("", 0), sockname=("", 0)), connection.Server(address=None)),
-        ("id", "client_conn", "server_conn", "timestamp_created", "metadata"),
-    )
+    _SERVER = messages.template(connection.Server(address=None), ("address",))
 except TypeError:
     _DIRECT = False
+_DIRECT = _DIRECT and messages.FLOW_DIRECT
 
 
 class _Placeholders:
@@ -264,19 +207,11 @@ def _plain_flow(entry: dict[str, Any], connections: bool = True) -> http.HTTPFlo
     if connections:
         server_address = entry.get("serverIPAddress")
         port = 80 if url.startswith("http://") else 443
-        client = _copy(connection.Client, _CLIENT, timestamp_start=timestamp_start, timestamp_end=timestamp_end)
-        server = _copy(connection.Server, _SERVER, address=(server_address, port) if server_address else None)
+        client = messages.copy(connection.Client, _CLIENT, timestamp_start=timestamp_start, timestamp_end=timestamp_end)
+        server = messages.copy(connection.Server, _SERVER, address=(server_address, port) if server_address else None)
     else:
         client, server = _Placeholders.client, _Placeholders.server
-    flow = _copy(
-        http.HTTPFlow,
-        _FLOW,
-        id=_new_id(),
-        client_conn=client,
-        server_conn=server,
-        timestamp_created=time.time(),
-        metadata={},
-    )
+    flow = messages.flow(client, server)
 
     request_content = request_json["postData"]["text"] if "postData" in request_json else ""
     if type(request_content) is not str:

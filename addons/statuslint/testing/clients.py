@@ -23,6 +23,7 @@ gets its response untouched.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import importlib.util
 import logging
@@ -30,11 +31,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .exchanges import Exchange, http_version
+from mitmproxy import http
+
+from .exchanges import Captured, Exchange, build_flow, http_version
 
 logger = logging.getLogger(__name__)
 
-Record = Callable[[Callable[[], list[Exchange]]], None]
+Record = Callable[[Callable[[], list[Captured]]], None]
 
 # Inside a client call already (redirects re-enter open/send): only the outermost call
 # records, once, the whole chain it returns. A context variable, so threads and asyncio
@@ -163,12 +166,14 @@ def _requests_exchanges(response: Any, stream: bool, started: float, answered: f
 def _hook_httpx(patches: Patches, record: Record) -> None:
     import httpx
 
+    capture = _httpx_hops if _httpx_layout_known(httpx) else _httpx_exchanges
+
     def make_sync(original):  # type: ignore[no-untyped-def]
         def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
             started = time.time()
             response = original(self, request, *args, **kwargs)
             answered = time.time()
-            record(lambda: _httpx_exchanges(httpx, response, started, answered))
+            record(lambda: capture(httpx, response, started, answered))
             return response
 
         return send
@@ -178,7 +183,7 @@ def _hook_httpx(patches: Patches, record: Record) -> None:
             started = time.time()
             response = await original(self, request, *args, **kwargs)
             answered = time.time()
-            record(lambda: _httpx_exchanges(httpx, response, started, answered))
+            record(lambda: capture(httpx, response, started, answered))
             return response
 
         return send
@@ -187,36 +192,152 @@ def _hook_httpx(patches: Patches, record: Record) -> None:
     patches.replace(httpx.AsyncClient, "send", make_async)
 
 
+# The capture runs right after the app answered, on caches the app has filled: each
+# property, each function it goes through costs a few cache misses, several times what
+# it costs warm. So where the installed httpx keeps its messages as known here (checked
+# once, when hooking), the hook reads the attributes behind the properties and copies
+# the header lists as they are (_HttpxHop); the rest waits for the batch. Otherwise it
+# goes through the public properties (_httpx_exchanges).
+
+
+def _httpx_layout_known(httpx: Any) -> bool:
+    try:
+        request = httpx.Request("POST", "http://a.test/", headers={"X-A": "1"}, content=b"q")
+        response = httpx.Response(201, headers={"X-B": "2"}, content=b"r", request=request)
+        streamed = httpx.Response(200, stream=httpx.ByteStream(b""), request=request)
+        return (
+            response._request is request
+            and request._content == request.content == b"q"
+            and response._content == response.content == b"r"
+            and not hasattr(streamed, "_content")
+            and [(k, v) for k, _, v in request.headers._list] == request.headers.raw
+            and [(k, v) for k, _, v in response.headers._list] == response.headers.raw
+            and type(request.headers._list) is list
+        )
+    except Exception:
+        return False
+
+
+@dataclasses.dataclass(slots=True)
+class _HttpxHop:
+    """One httpx hop as the hook copies it: the header lists as httpx keeps them (name,
+    lower-case name, value), reason and version as the transport said them (None: it did
+    not), the URL as httpx's immutable URL object."""
+
+    method: str
+    url: Any
+    request_headers: list[tuple[bytes, bytes, bytes]]
+    request_body: bytes | None
+    status: int
+    reason_phrase: bytes | None
+    response_headers: list[tuple[bytes, bytes, bytes]]
+    response_body: bytes | None
+    http_version: bytes | None
+    started: float
+    answered: float
+    httpx: Any
+
+    def flow(self) -> http.HTTPFlow:
+        return build_flow(
+            self.method,
+            self.url,
+            [(k, v) for k, _, v in self.request_headers],
+            self.request_body,
+            self.status,
+            _httpx_reason(self.httpx, self.status, self.reason_phrase),
+            [(k, v) for k, _, v in self.response_headers],
+            self.response_body,
+            True,
+            self.started,
+            self.answered,
+            _httpx_version(self.http_version),
+        )
+
+
+def _httpx_hops(httpx: Any, response: Any, started: float, answered: float) -> list[Captured]:
+    if response.history:
+        return list(_httpx_exchanges(httpx, response, started, answered))
+    request = response._request
+    extensions = response.extensions
+    return [
+        _HttpxHop(
+            request.method,
+            request.url,
+            list(request.headers._list),
+            getattr(request, "_content", None),  # None: not read, streamed
+            response.status_code,
+            extensions.get("reason_phrase"),
+            list(response.headers._list),
+            getattr(response, "_content", None),  # None: client.stream(...), status and headers only
+            extensions.get("http_version"),
+            started,
+            started + 0.5 * (answered - started),  # _chain's, for one hop
+            httpx,
+        )
+    ]
+
+
 def _httpx_exchanges(httpx: Any, response: Any, started: float, answered: float) -> list[Exchange]:
     hops = [*response.history, response]
-    exchanges = []
-    for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True):
-        request = hop.request
-        try:
-            request_body: bytes | None = request.content
-        except httpx.RequestNotRead:
-            request_body = None
-        try:
-            body: bytes | None = hop.content
-        except httpx.ResponseNotRead:
-            body = None  # client.stream(...): status and headers only
-        exchanges.append(
-            Exchange(
-                method=request.method,
-                url=str(request.url),
-                request_headers=request.headers.raw,
-                request_body=request_body,
-                status=hop.status_code,
-                reason=hop.reason_phrase,
-                response_headers=hop.headers.raw,
-                response_body=body,
-                body_decoded=True,
-                started=t0,
-                answered=t1,
-                version=http_version(hop.http_version),
-            )
-        )
-    return exchanges
+    return [
+        _httpx_exchange(httpx, hop, t0, t1)
+        for hop, (t0, t1) in zip(hops, _chain(started, answered, len(hops)), strict=True)
+    ]
+
+
+def _httpx_exchange(httpx: Any, hop: Any, started: float, answered: float) -> Exchange:
+    request = hop.request
+    try:
+        request_body: bytes | None = request.content
+    except httpx.RequestNotRead:
+        request_body = None
+    try:
+        body: bytes | None = hop.content
+    except httpx.ResponseNotRead:
+        body = None  # client.stream(...): status and headers only
+    extensions = hop.extensions
+    status = hop.status_code
+    return Exchange(
+        method=request.method,
+        url=request.url,  # immutable: made into text with its batch
+        request_headers=request.headers.raw,
+        request_body=request_body,
+        status=status,
+        reason=_httpx_reason(httpx, status, extensions.get("reason_phrase")),
+        response_headers=hop.headers.raw,
+        response_body=body,
+        body_decoded=True,
+        started=started,
+        answered=answered,
+        version=_httpx_version(extensions.get("http_version")),
+    )
+
+
+# Response.reason_phrase and .http_version, from what they are read from, through tables:
+# the properties look the status up in an enum and decode the version, for each response.
+_HTTPX_REASONS: dict[int, str] = {}
+_HTTPX_VERSIONS: dict[bytes | None, str] = {}
+_TABLE_LIMIT = 1024
+
+
+def _httpx_reason(httpx: Any, status: int, phrase: bytes | None) -> str:
+    if phrase is not None:  # as the server sent it (network transports)
+        return phrase.decode("ascii", errors="ignore")
+    reason = _HTTPX_REASONS.get(status)
+    if reason is None:
+        reason = httpx.codes.get_reason_phrase(status)
+        if len(_HTTPX_REASONS) < _TABLE_LIMIT:
+            _HTTPX_REASONS[status] = reason
+    return reason
+
+
+def _httpx_version(raw: bytes | None) -> str:
+    version = _HTTPX_VERSIONS.get(raw)
+    if version is None:
+        version = http_version((b"HTTP/1.1" if raw is None else raw).decode("ascii", errors="ignore"))
+        if len(_HTTPX_VERSIONS) < _TABLE_LIMIT:
+            _HTTPX_VERSIONS[raw] = version
+    return version
 
 
 # Django --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..auditor import Auditor
 from ..auditstate import AuditState
 from ..findings import Finding
-from .exchanges import Exchange
+from .exchanges import Captured
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +57,10 @@ class AuditSession:
         # source -> the test of each flow index (xdist: one source per worker)
         self.tests: dict[str, list[str | None]] = {source: []}
         self._lock = threading.Lock()  # live servers and async clients record from other threads
-        self._pending: list[tuple[RunningTest | None, Exchange]] = []
+        self._pending: list[tuple[RunningTest | None, Captured]] = []
         self._pending_bytes = 0
 
-    def record(self, capture: Callable[[], list[Exchange]]) -> None:
+    def record(self, capture: Callable[[], list[Captured]]) -> None:
         """Take what a client hook caught, to be audited with the next batch. Never raises:
         a test gets its response whatever happens here."""
         ctx = self.current
@@ -72,11 +72,15 @@ class AuditSession:
         except Exception as e:
             self._capture_error(e)
             return
-        size = sum(len(x.request_body or b"") + len(x.response_body or b"") for x in exchanges)
         with self._lock:
-            self._pending.extend((ctx, x) for x in exchanges)
-            self._pending_bytes += size
-            if len(self._pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
+            pending = self._pending
+            for x in exchanges:
+                pending.append((ctx, x))
+                if x.request_body:
+                    self._pending_bytes += len(x.request_body)
+                if x.response_body:
+                    self._pending_bytes += len(x.response_body)
+            if len(pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
                 self._flush()
 
     def flush(self) -> None:
