@@ -5,6 +5,7 @@ every rule on every flow finds, and count the same coverage."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from mitmproxy.test import tflow
 
 from helpers import CORPUS, ROOT
+from statuslint import conditions
 from statuslint.conditions import is_static
 from statuslint.engine import Engine
 from statuslint.flowview import FlowView, Undecidable
@@ -123,3 +125,57 @@ def test_authority_of_odd_hosts_is_the_urls(host: str) -> None:
     f.request.host, f.request.port = host, 8080
     view = FlowView(f)
     assert view.authority == (authority(view.url) or view.host)
+
+
+ACCEPTS = [
+    ["application/json"],
+    ["application/*"],
+    ["*/*;q=0"],
+    ["text/html, application/json;q=0"],
+    ["application/json;q=0.5, text/*"],
+    ["APPLICATION/JSON"],
+    ["text/html", "application/json"],  # two fields, joined
+    [""],
+    [],
+    ["x" * 600 + "/json, application/json"],  # too long to be remembered
+    ["y" * 9000],  # beyond limits.max_header_value
+]
+CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/html", "application/problem+json", None]
+
+
+def accept_satisfied_parsing_each_time(view: FlowView) -> bool:
+    """The Accept test without remembered answers (as it was first written)."""
+    accept = view.request_headers.get("accept")
+    ctype = view.content_type
+    if not accept or not ctype or not view.response_has_body:
+        return True
+    conditions.capped([accept], "Accept", view.limits.max_header_value)
+    return any(conditions._media_matches(media, ctype) for media in conditions._acceptable(accept))
+
+
+def test_remembered_accept_answers_are_the_parsed_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers kept per (Accept, media type) are those of parsing the Accept each time, in
+    any order of asking, across the cache being emptied when full."""
+    monkeypatch.setattr(conditions, "_ACCEPTS_LIMIT", 7)
+    monkeypatch.setattr(conditions, "_ACCEPTS", {})
+    pairs = list(itertools.product(ACCEPTS, CONTENT_TYPES, [b"{}", b""]))
+    seen = set()
+    for accept, ctype, body in pairs + pairs[::-1] + pairs[::3]:
+        f = tflow.tflow(resp=True)
+        f.request.headers.pop("accept", None)
+        for value in accept:
+            f.request.headers.add("Accept", value)
+        f.response.headers.pop("content-type", None)
+        if ctype is not None:
+            f.response.headers["Content-Type"] = ctype
+        f.response.content = body
+        outcomes = []
+        for check in (conditions.accept_satisfied, accept_satisfied_parsing_each_time):
+            try:
+                outcomes.append(check(FlowView(f)))
+            except Undecidable:
+                outcomes.append(Undecidable)
+        assert outcomes[0] == outcomes[1], (accept, ctype, body)
+        seen.add(outcomes[0])
+    assert seen == {True, False, Undecidable}
+    assert len(conditions._ACCEPTS) <= 7

@@ -131,7 +131,7 @@ JSON_EDGES = [
     b"{}",
     b"[]",
     b'{"a": [1, 2.5e3, true, null], "b": {"c": "d"}}',
-    b'[1] \t\r\n',
+    b"[1] \t\r\n",
     b"[1] x",
     b"[1]\xc2\xa0",  # a no-break space is not JSON whitespace
     b"[1]\x00",

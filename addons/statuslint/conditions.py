@@ -181,14 +181,36 @@ def _media_matches(range_: str, ctype: str) -> bool:
     return range_ == ctype
 
 
+# (Accept, media type) -> whether the Accept admits it: a client sends the same Accept on
+# every request and an API answers in few media types, so this is asked of a dict. Values
+# longer than _ACCEPTS_KEY_MAX are answered without it (a hostile Accept costs no memory).
+_ACCEPTS: dict[tuple[str, str], bool] = {}
+_ACCEPTS_LIMIT = 1024
+_ACCEPTS_KEY_MAX = 512
+
+
 def accept_satisfied(view: FlowView) -> bool:
     """Whether the response media type is one the request's Accept admits (RFC 9110 §12.5.1).
     Without an Accept or a Content-Type there is nothing to contradict."""
-    accept = view.request_headers.get("accept")
+    values = view.request_headers.by_name.get("accept")
+    accept = (values[0] if len(values) == 1 else ", ".join(values)) if values else None
     ctype = view.content_type
     if not accept or not ctype or not view.response_has_body:
         return True
-    capped([accept], "Accept", view.limits.max_header_value)
+    if len(accept) > view.limits.max_header_value:
+        capped([accept], "Accept", view.limits.max_header_value)  # raises Undecidable
+    if len(accept) > _ACCEPTS_KEY_MAX:
+        return _admits(accept, ctype)
+    key = (accept, ctype)
+    admitted = _ACCEPTS.get(key)
+    if admitted is None:
+        if len(_ACCEPTS) >= _ACCEPTS_LIMIT:
+            _ACCEPTS.clear()
+        admitted = _ACCEPTS[key] = _admits(accept, ctype)
+    return admitted
+
+
+def _admits(accept: str, ctype: str) -> bool:
     return any(_media_matches(media, ctype) for media in _acceptable(accept))
 
 
