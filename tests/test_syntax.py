@@ -165,7 +165,7 @@ def test_json_loads_is_json_loads(content: bytes) -> None:
 
 
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(), _json_containers))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 def test_json_loads_is_json_loads_on_any_value(value: object) -> None:
     text = json.dumps(value)
     for content in (text.encode(), text.encode() + b" x", text.encode()[:-1], text.encode("utf-16")):

@@ -51,6 +51,66 @@ def _static_if_all(preds: list[Predicate], pred: Predicate) -> Predicate:
 
 static(ALWAYS)
 
+# A combinator's (kind, operands), kept on its predicate: ``specialize`` answers the
+# static operands once per (status, method) and leaves the rest to the flow.
+_PARTS_ATTR = "statuslint_parts"
+_ALL, _ANY, _NOT = "all", "any", "not"
+
+
+def _combined(kind: str, preds: list[Predicate], pred: Predicate) -> Predicate:
+    setattr(pred, _PARTS_ATTR, (kind, tuple(preds)))
+    return _static_if_all(preds, pred)
+
+
+def conjunction(preds: list[Predicate]) -> Predicate:
+    return _combined(_ALL, preds, lambda v: _all(preds, v))
+
+
+def disjunction(preds: list[Predicate]) -> Predicate:
+    return _combined(_ANY, preds, lambda v: _any(preds, v))
+
+
+def negation(pred: Predicate) -> Predicate:
+    return _combined(_NOT, [pred], lambda v: not pred(v))
+
+
+def specialize(pred: Predicate, known: Any) -> Predicate | bool:
+    """``pred`` on the flows of one status and method (``known`` holds them): True or
+    False where they decide it, else a predicate with the same answer on those flows
+    that no longer asks what they decide. A conjunction is False when one operand is,
+    whatever the others say (undecidable ones too), a disjunction True when one is:
+    so an operand decided that way decides the whole, and one decided the other way
+    drops out."""
+    if is_static(pred):
+        try:
+            return bool(pred(known))
+        except Exception:
+            return pred  # it read more than it said: ask the flow
+    parts = getattr(pred, _PARTS_ATTR, None)
+    if parts is None:
+        return pred
+    kind, operands = parts
+    if kind == _NOT:
+        inner = specialize(operands[0], known)
+        if isinstance(inner, bool):
+            return not inner
+        return pred if inner is operands[0] else negation(inner)
+    decisive = kind == _ANY  # the answer of one operand that is the answer of the whole
+    rest = []
+    for operand in operands:
+        answer = specialize(operand, known)
+        if answer is decisive:
+            return decisive
+        if answer is not (not decisive):
+            rest.append(answer)
+    if not rest:
+        return not decisive
+    if len(rest) == len(operands) and all(a is b for a, b in zip(rest, operands, strict=True)):
+        return pred
+    if len(rest) == 1:
+        return rest[0]
+    return disjunction(rest) if decisive else conjunction(rest)
+
 
 @dataclass(frozen=True)
 class StatusSet:
@@ -307,7 +367,7 @@ class ConditionCompiler:
         preds = [self._predicate(key, value, node.line_of(key)) for key, value in node.items()]
         if len(preds) == 1:
             return preds[0]
-        return _static_if_all(preds, lambda v: _all(preds, v))
+        return conjunction(preds)
 
     # Predicates --------------------------------------------------------------------
 
@@ -420,16 +480,13 @@ class ConditionCompiler:
         )
 
     def _p_all(self, value: Any, line: int) -> Predicate:
-        preds = self._list_of_conditions(value, line, "all")
-        return _static_if_all(preds, lambda v: _all(preds, v))
+        return conjunction(self._list_of_conditions(value, line, "all"))
 
     def _p_any(self, value: Any, line: int) -> Predicate:
-        preds = self._list_of_conditions(value, line, "any")
-        return _static_if_all(preds, lambda v: _any(preds, v))
+        return disjunction(self._list_of_conditions(value, line, "any"))
 
     def _p_not(self, value: Any, line: int) -> Predicate:
-        pred = self.compile(value, line)
-        return _static_if_all([pred], lambda v: not pred(v))
+        return negation(self.compile(value, line))
 
     # Value parsers, also used for scopes -------------------------------------------
 
