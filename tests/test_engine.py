@@ -335,3 +335,41 @@ def test_specialize_answers_static_operands_and_keeps_the_others() -> None:
     _, steps, _ = engine.plan(200, "GET")
     step = next(s for s in steps if s[0].id == "static-require-behind-a-path")
     assert step[2] == engine_module.PASSES
+
+
+def test_remembered_header_matches_are_the_searches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``matches`` test answers from the values it has seen as searching each time does,
+    whatever the order, across its memory being emptied, for values too long to be kept,
+    several values of one header and raw bytes in a value."""
+    monkeypatch.setattr(conditions, "_SEEN_LIMIT", 3)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.yaml"
+        path.write_text(
+            "rules:\n  - {id: r, severity: info, summary: s,"
+            " require: {response_header: {Content-Type: {matches: '^application/(json|x-[a-z]+)(;.*)?$'}}}}\n"
+        )
+        pred = load_policy(path).rules[0].require
+    rx = conditions.compile_regex("^application/(json|x-[a-z]+)(;.*)?$")
+    headers = [
+        ["application/json"],
+        ["application/jsonx"],
+        ["text/html"],
+        ["application/x-abc; charset=utf-8"],
+        ["application/x-abc!"],
+        ["application/x-" + "a" * 300],  # longer than what is kept
+        ["text/plain" + "b" * 300],
+        ["text/html", "application/json"],
+        ["application/x-\udcff"],  # a raw byte, as HeaderMap decodes it
+        [],
+    ]
+    answers = set()
+    for values in headers * 3 + headers[::-1] * 2:
+        f = tflow.tflow(resp=True)
+        f.response.headers.pop("content-type", None)
+        for value in values:
+            f.response.headers.add("Content-Type", value.encode("utf-8", "surrogateescape"))
+        view = FlowView(f)
+        expected = conditions.search_values(rx, view.response_headers.by_name.get("content-type", []))
+        assert pred(view) is expected, values
+        answers.add(expected)
+    assert answers == {True, False}
