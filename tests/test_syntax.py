@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from statuslint import syntax
+
+
+def _json_containers(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
 
 
 @pytest.mark.parametrize(
@@ -107,6 +115,61 @@ def test_json_validity_is_bounded() -> None:
     assert syntax.json_valid(b"") is False
     assert syntax.json_valid(b"[" * 100_000 + b"]" * 100_000) is None  # too deep to decide
     assert syntax.json_valid(b" " * (syntax.JSON_CAP + 1)) is None
+
+
+def _loads_outcome(load, content: bytes) -> object:
+    """What a JSON loader makes of ``content``: its value, or the kind of error it raised."""
+    try:
+        return ("value", load(content))
+    except RecursionError:
+        return ("error", RecursionError)
+    except ValueError:
+        return ("error", ValueError)
+
+
+JSON_EDGES = [
+    b"{}",
+    b"[]",
+    b'{"a": [1, 2.5e3, true, null], "b": {"c": "d"}}',
+    b"[1] \t\r\n",
+    b"[1] x",
+    b"[1]\xc2\xa0",  # a no-break space is not JSON whitespace
+    b"[1]\x00",
+    b"[1][2]",
+    b"{",
+    b"[",
+    b"[\x00]",
+    b"{\x00",
+    b"[\x00\x00\x00",
+    b"{\x00\x00\x00",
+    b'["\xed\xa0\x80"]',  # a UTF-8-encoded surrogate: json.loads takes it (surrogatepass)
+    b'["\xff"]',  # not UTF-8
+    b'["\\ud800"]',
+    b"[NaN, Infinity, -Infinity]",
+    b'["a\tb"]',  # a raw control character in a string
+    '[1, "\u00e9"]'.encode("utf-16-le"),
+    '[1, "\u00e9"]'.encode("utf-16"),
+    '{"a": 1}'.encode("utf-32"),
+    b"\xef\xbb\xbf[1]",
+    b" [1]",
+    b"1",
+    b"",
+    b"[" * 100_000 + b"]" * 100_000,
+]
+
+
+@pytest.mark.parametrize("content", JSON_EDGES, ids=repr)
+def test_json_loads_is_json_loads(content: bytes) -> None:
+    """The fast path of json_loads answers exactly what json.loads answers."""
+    assert _loads_outcome(syntax.json_loads, content) == _loads_outcome(json.loads, content)
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(), _json_containers))
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+def test_json_loads_is_json_loads_on_any_value(value: object) -> None:
+    text = json.dumps(value)
+    for content in (text.encode(), text.encode() + b" x", text.encode()[:-1], text.encode("utf-16")):
+        assert _loads_outcome(syntax.json_loads, content) == _loads_outcome(json.loads, content)
 
 
 @pytest.mark.parametrize(("value", "says"), [(None, False), (False, False), ("", False), ([], False), ({}, False)])

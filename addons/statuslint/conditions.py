@@ -51,6 +51,66 @@ def _static_if_all(preds: list[Predicate], pred: Predicate) -> Predicate:
 
 static(ALWAYS)
 
+# A combinator's (kind, operands), kept on its predicate: ``specialize`` answers the
+# static operands once per (status, method) and leaves the rest to the flow.
+_PARTS_ATTR = "statuslint_parts"
+_ALL, _ANY, _NOT = "all", "any", "not"
+
+
+def _combined(kind: str, preds: list[Predicate], pred: Predicate) -> Predicate:
+    setattr(pred, _PARTS_ATTR, (kind, tuple(preds)))
+    return _static_if_all(preds, pred)
+
+
+def conjunction(preds: list[Predicate]) -> Predicate:
+    return _combined(_ALL, preds, lambda v: _all(preds, v))
+
+
+def disjunction(preds: list[Predicate]) -> Predicate:
+    return _combined(_ANY, preds, lambda v: _any(preds, v))
+
+
+def negation(pred: Predicate) -> Predicate:
+    return _combined(_NOT, [pred], lambda v: not pred(v))
+
+
+def specialize(pred: Predicate, known: Any) -> Predicate | bool:
+    """``pred`` on the flows of one status and method (``known`` holds them): True or
+    False where they decide it, else a predicate with the same answer on those flows
+    that no longer asks what they decide. A conjunction is False when one operand is,
+    whatever the others say (undecidable ones too), a disjunction True when one is:
+    so an operand decided that way decides the whole, and one decided the other way
+    drops out."""
+    if is_static(pred):
+        try:
+            return bool(pred(known))
+        except Exception:
+            return pred  # it read more than it said: ask the flow
+    parts = getattr(pred, _PARTS_ATTR, None)
+    if parts is None:
+        return pred
+    kind, operands = parts
+    if kind == _NOT:
+        inner = specialize(operands[0], known)
+        if isinstance(inner, bool):
+            return not inner
+        return pred if inner is operands[0] else negation(inner)
+    decisive = kind == _ANY  # the answer of one operand that is the answer of the whole
+    rest = []
+    for operand in operands:
+        answer = specialize(operand, known)
+        if answer is decisive:
+            return decisive
+        if answer is not (not decisive):
+            rest.append(answer)
+    if not rest:
+        return not decisive
+    if len(rest) == len(operands) and all(a is b for a, b in zip(rest, operands, strict=True)):
+        return pred
+    if len(rest) == 1:
+        return rest[0]
+    return disjunction(rest) if decisive else conjunction(rest)
+
 
 @dataclass(frozen=True)
 class StatusSet:
@@ -159,6 +219,11 @@ def _re2_problem(pattern: str, e: Exception) -> str:
     return text
 
 
+# How many header values a ``matches`` test keeps its answer for, and how long they may be.
+_SEEN_LIMIT = 256
+_SEEN_VALUE_MAX = 256
+
+
 def search_values(rx: Any, values: Iterable[str]) -> bool:
     """Whether ``rx`` is found in one of ``values``. Header values may carry raw bytes
     (surrogate escapes), which RE2 searches as the bytes they were."""
@@ -181,14 +246,36 @@ def _media_matches(range_: str, ctype: str) -> bool:
     return range_ == ctype
 
 
+# (Accept, media type) -> whether the Accept admits it: a client sends the same Accept on
+# every request and an API answers in few media types, so this is asked of a dict. Values
+# longer than _ACCEPTS_KEY_MAX are answered without it (a hostile Accept costs no memory).
+_ACCEPTS: dict[tuple[str, str], bool] = {}
+_ACCEPTS_LIMIT = 1024
+_ACCEPTS_KEY_MAX = 512
+
+
 def accept_satisfied(view: FlowView) -> bool:
     """Whether the response media type is one the request's Accept admits (RFC 9110 §12.5.1).
     Without an Accept or a Content-Type there is nothing to contradict."""
-    accept = view.request_headers.get("accept")
+    values = view.request_headers.by_name.get("accept")
+    accept = (values[0] if len(values) == 1 else ", ".join(values)) if values else None
     ctype = view.content_type
     if not accept or not ctype or not view.response_has_body:
         return True
-    capped([accept], "Accept", view.limits.max_header_value)
+    if len(accept) > view.limits.max_header_value:
+        capped([accept], "Accept", view.limits.max_header_value)  # raises Undecidable
+    if len(accept) > _ACCEPTS_KEY_MAX:
+        return _admits(accept, ctype)
+    key = (accept, ctype)
+    admitted = _ACCEPTS.get(key)
+    if admitted is None:
+        if len(_ACCEPTS) >= _ACCEPTS_LIMIT:
+            _ACCEPTS.clear()
+        admitted = _ACCEPTS[key] = _admits(accept, ctype)
+    return admitted
+
+
+def _admits(accept: str, ctype: str) -> bool:
     return any(_media_matches(media, ctype) for media in _acceptable(accept))
 
 
@@ -285,7 +372,7 @@ class ConditionCompiler:
         preds = [self._predicate(key, value, node.line_of(key)) for key, value in node.items()]
         if len(preds) == 1:
             return preds[0]
-        return _static_if_all(preds, lambda v: _all(preds, v))
+        return conjunction(preds)
 
     # Predicates --------------------------------------------------------------------
 
@@ -371,13 +458,33 @@ class ConditionCompiler:
     def _p_json(self, value: Any, line: int) -> Predicate:
         if not isinstance(value, LineDict):
             raise self.error(line, "'json' takes a mapping: {has_key: NAME} or {key: NAME, equals: VALUE}")
+        # Loops rather than any() of a generator: these run on most JSON answers, and a
+        # generator costs a frame of its own per flow.
         keys = set(value)
         if keys == {"has_value"}:
             names = self._strings(value["has_value"], value.line_of("has_value"), "json.has_value")
-            return lambda v: isinstance(v.json_body, dict) and any(non_empty(v.json_body.get(n)) for n in names)
+
+            def has_value(v: FlowView) -> bool:
+                body = v.json_body
+                if isinstance(body, dict):
+                    for n in names:
+                        if non_empty(body.get(n)):
+                            return True
+                return False
+
+            return has_value
         if keys == {"has_key"}:
             names = self._strings(value["has_key"], value.line_of("has_key"), "json.has_key")
-            return lambda v: isinstance(v.json_body, dict) and any(n in v.json_body for n in names)
+
+            def has_key(v: FlowView) -> bool:
+                body = v.json_body
+                if isinstance(body, dict):
+                    for n in names:
+                        if n in body:
+                            return True
+                return False
+
+            return has_key
         if keys == {"key", "equals"}:
             name = value["key"]
             if not isinstance(name, str):
@@ -385,12 +492,15 @@ class ConditionCompiler:
             expected = value["equals"]
             if isinstance(expected, (dict, list)):
                 raise self.error(value.line_of("equals"), "json.equals must be a scalar")
-            return lambda v: (
-                isinstance(v.json_body, dict)
-                and name in v.json_body
-                and v.json_body[name] == expected
-                and type(v.json_body[name]) is type(expected)
-            )
+
+            def equals(v: FlowView) -> bool:
+                body = v.json_body
+                if not isinstance(body, dict) or name not in body:
+                    return False
+                found = body[name]
+                return found == expected and type(found) is type(expected)
+
+            return equals
         bad = sorted(keys - {"has_key", "has_value", "key", "equals"})
         what = f"unknown key '{bad[0]}'" if bad else "incomplete"
         raise self.error(
@@ -398,16 +508,13 @@ class ConditionCompiler:
         )
 
     def _p_all(self, value: Any, line: int) -> Predicate:
-        preds = self._list_of_conditions(value, line, "all")
-        return _static_if_all(preds, lambda v: _all(preds, v))
+        return conjunction(self._list_of_conditions(value, line, "all"))
 
     def _p_any(self, value: Any, line: int) -> Predicate:
-        preds = self._list_of_conditions(value, line, "any")
-        return _static_if_all(preds, lambda v: _any(preds, v))
+        return disjunction(self._list_of_conditions(value, line, "any"))
 
     def _p_not(self, value: Any, line: int) -> Predicate:
-        pred = self.compile(value, line)
-        return _static_if_all([pred], lambda v: not pred(v))
+        return negation(self.compile(value, line))
 
     # Value parsers, also used for scopes -------------------------------------------
 
@@ -483,13 +590,15 @@ class ConditionCompiler:
         if not isinstance(arg, str):
             raise self.error(test.line_of(kind), f"'{kind}' for header '{name}' takes a string")
 
+        what = f"header {name}"
+
         # Every value a test inspects is capped (limits.max_header_value): a header of
         # megabytes costs a length check, not a scan.
         def values(v: FlowView) -> list[str] | tuple[()]:
             found = headers_of(v).by_name.get(lname)
             if not found:
                 return ()
-            return capped(found, f"header {name}", v.limits.max_header_value)
+            return capped(found, what, v.limits.max_header_value)
 
         if kind == "equals":
 
@@ -499,8 +608,7 @@ class ConditionCompiler:
 
             return equals
         if kind == "matches":
-            rx = self.regex(arg, test.line_of(kind), f"header '{name}'")
-            return lambda v: search_values(rx, values(v))
+            return self._matches(self.regex(arg, test.line_of(kind), f"header '{name}'"), values)
         if kind == "has_token":
             token = arg.upper()
             if token == "$METHOD":
@@ -510,8 +618,15 @@ class ConditionCompiler:
             grammar = GRAMMARS.get(arg)
             if grammar is None:
                 raise self.error(test.line_of(kind), f"unknown grammar {arg!r} (known: {', '.join(GRAMMARS)})")
-            # Every value must parse; an absent header has nothing wrong with it.
-            return lambda v: all(grammar(h) for h in values(v))
+
+            def valid(v: FlowView) -> bool:
+                # Every value must parse; an absent header has nothing wrong with it.
+                for h in values(v):  # noqa: SIM110 (all() of a generator: a frame more per flow)
+                    if not grammar(h):
+                        return False
+                return True
+
+            return valid
         if kind == "challenge":
             m = re.fullmatch(
                 r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s+([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:=(\S+))?)?\s*", arg
@@ -527,6 +642,30 @@ class ConditionCompiler:
                 raise self.error(test.line_of(kind), f"same_url_as for '{name}' takes 'request'")
             return lambda v: any(_same_url(v.url, h) for h in values(v))
         raise self.error(test.line_of(kind), usage)
+
+    @staticmethod
+    def _matches(rx: Any, values: Callable[[FlowView], list[str] | tuple[()]]) -> Predicate:
+        """Whether ``rx`` is found in one of the header's values (as ``search_values``),
+        the answer kept per value: the headers a policy matches (Content-Type,
+        Cache-Control, ...) take few distinct values, and one RE2 search from Python costs
+        about 4 µs, a hundred times a dict lookup. At most _SEEN_LIMIT values of at most
+        _SEEN_VALUE_MAX characters are kept per test; the rest are searched each time."""
+        seen: dict[str, bool] = {}
+
+        def matches(v: FlowView) -> bool:
+            for value in values(v):
+                found = seen.get(value)
+                if found is None:
+                    found = rx.search(value.encode("utf-8", "surrogateescape")) is not None
+                    if len(value) <= _SEEN_VALUE_MAX:
+                        if len(seen) >= _SEEN_LIMIT:
+                            seen.clear()
+                        seen[value] = found
+                if found:
+                    return True
+            return False
+
+        return matches
 
     def _list_of_conditions(self, value: Any, line: int, what: str) -> list[Predicate]:
         if not isinstance(value, LineList) or not value:

@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 
-from .conditions import Predicate, is_static
+from .conditions import Predicate, specialize
 from .escape import escape
 from .flowview import FlowView, Undecidable
 from .policy import Policy, Rule
@@ -25,14 +25,25 @@ logger = logging.getLogger(__name__)
 # index is reset rather than allowed to grow without limit on a long-running proxy.
 _INDEX_LIMIT = 4096
 
-# What a plan knows of a rule before looking at the flow.
-EVALUATE, PASSES, VIOLATED, _NEVER = 0, 1, 2, 3
+# What a plan knows of a rule's ``require`` before looking at the flow.
+EVALUATE, PASSES, VIOLATED, WHEN_ONLY = 0, 1, 2, 3
 
-
-# A rule to run on a flow: (rule, VIOLATED or EVALUATE, when_rest, require, has exclude_paths).
-Step = tuple[Rule, int, Predicate, "Predicate | None", bool]
-Plan = tuple[tuple[str, ...], tuple[Step, ...]]
+# A rule to run on a flow: (rule, what is left of ``when`` or None where the status and
+# method decide it holds, what the plan knows of ``require``, what is left of
+# ``require`` for EVALUATE, has exclude_paths).
+Step = tuple[Rule, "Predicate | None", int, "Predicate | None", bool]
+# (ids counted on every such flow, steps in policy order, rules without ``require`` whose
+# exclude_paths say whether they count).
+Plan = tuple[tuple[str, ...], tuple[Step, ...], tuple[Rule, ...]]
 Gates = tuple[tuple[str, int], ...]  # (lower-cased header name, its bit)
+# Per (status, method): the gates that matter, and the plans by the gate bits present.
+Entry = tuple[Gates, Gates, dict[int, Plan]]
+
+try:
+    # What Counter.update runs once past its isinstance(Mapping) test (an ABC check per call).
+    from collections import _count_elements as _count  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - every CPython has it
+    _count = Counter.update
 
 
 class _StatusAndMethod:
@@ -45,21 +56,26 @@ class _StatusAndMethod:
         self.method = method
 
 
-def _decided(rule: Rule, known: _StatusAndMethod) -> int:
-    """PASSES, VIOLATED or _NEVER (its ``when`` cannot hold) for a rule decided by the
-    status and the method alone; EVALUATE for the rest."""
-    if rule.exclude_paths or not is_static(rule.when_rest):
-        return EVALUATE
-    if rule.require is not None and not is_static(rule.require):
-        return EVALUATE
-    try:
-        if not rule.when_rest(known):  # type: ignore[arg-type]
-            return _NEVER
-        if rule.require is None:
-            return VIOLATED
-        return PASSES if rule.require(known) else VIOLATED  # type: ignore[arg-type]
-    except Exception:
-        return EVALUATE  # it read more than it said: ask the flow
+def _step(rule: Rule, known: _StatusAndMethod) -> Step | str | None:
+    """How to run a rule on the flows of one status and method: its id where it passes
+    on all of them (only counted), None where its ``when`` holds on none, else a step
+    without the parts of ``when`` and ``require`` the status and method answer."""
+    when = specialize(rule.when_rest, known)
+    if when is False:
+        return None
+    outcome, require = WHEN_ONLY, None
+    if rule.require is not None:
+        decided = specialize(rule.require, known)
+        if decided is True:
+            outcome = PASSES
+        elif decided is False:
+            outcome = VIOLATED
+        else:
+            outcome, require = EVALUATE, decided
+    has_excludes = bool(rule.exclude_paths)
+    if when is True and outcome == PASSES and not has_excludes:
+        return rule.id
+    return (rule, None if when is True else when, outcome, require, has_excludes)
 
 
 class Engine:
@@ -75,8 +91,7 @@ class Engine:
         self._response_gates = tuple((name, self._bits[side, name]) for side, name in gates if side == "response")
         self._request_gates = tuple((name, self._bits[side, name]) for side, name in gates if side == "request")
         self._index: dict[tuple[int, str, int], tuple[Rule, ...]] = {}
-        self._plans: dict[tuple[int, str, int], Plan] = {}
-        self._gates: dict[tuple[int, str], tuple[Gates, Gates]] = {}
+        self._entries: dict[tuple[int, str], Entry] = {}
         self._when_only: dict[str, tuple[Rule, ...]] = {}
         self.failed_rules: dict[str, str] = {}  # rule id -> first error, reported once
         self.evaluated: Counter[str] = evaluated if evaluated is not None else Counter()
@@ -90,8 +105,7 @@ class Engine:
         if rules is None:
             if len(self._index) >= _INDEX_LIMIT:
                 self._index.clear()
-                self._plans.clear()
-                self._gates.clear()
+                self._entries.clear()
                 self._when_only.clear()
             rules = tuple(r for r in self.rules if r.applies_to(status, method) and self._gated_in(r, present))
             self._index[key] = rules
@@ -99,22 +113,25 @@ class Engine:
 
     def plan(self, status: int, method: str, present: int = -1) -> Plan:
         """What to do for a flow's rules, decided before the flow is looked at: the ids
-        of rules that pass on the status and method alone (only counted), and the
-        others in policy order, each VIOLATED (decided by status and method too) or
-        EVALUATE."""
-        key = (status, method, present)
-        plan = self._plans.get(key)
+        counted on every such flow (rules that pass on the status and method alone, and
+        rules without ``require`` that exclude no path), the steps left, in policy order,
+        and the rules without ``require`` whose exclude_paths decide whether they count."""
+        plans = self._entry(status, method)[2]
+        plan = plans.get(present)
         if plan is None:
             known = _StatusAndMethod(status, method)
-            passed: list[str] = []
+            counted: list[str] = []
             steps: list[Step] = []
             for rule in self.rules_for(status, method, present):
-                decided = _decided(rule, known)
-                if decided == PASSES:
-                    passed.append(rule.id)
-                elif decided != _NEVER:
-                    steps.append((rule, decided, rule.when_rest, rule.require, bool(rule.exclude_paths)))
-            self._plans[key] = plan = (tuple(passed), tuple(steps))
+                step = _step(rule, known)
+                if isinstance(step, str):
+                    counted.append(step)
+                elif step is not None:
+                    steps.append(step)
+            when_only = self._when_only_rules(method)
+            counted += (r.id for r in when_only if not r.exclude_paths)
+            excluding = tuple(r for r in when_only if r.exclude_paths)
+            plan = plans[present] = (tuple(counted), tuple(steps), excluding)
         return plan
 
     def _gated_in(self, rule: Rule, present: int) -> bool:
@@ -127,7 +144,7 @@ class Engine:
         """The bits of the gate headers the flow has, among those of the rules that can
         apply to its status and method (a request's headers are not indexed for gates no
         such rule has)."""
-        response_gates, request_gates = self._gates_for(view.status, view.method)
+        response_gates, request_gates, _ = self._entry(view.status, view.method)
         present = 0
         if response_gates:
             names = view.response_headers.by_name
@@ -141,19 +158,20 @@ class Engine:
                     present |= bit
         return present
 
-    def _gates_for(self, status: int, method: str) -> tuple[Gates, Gates]:
+    def _entry(self, status: int, method: str) -> Entry:
         key = (status, method)
-        gates = self._gates.get(key)
-        if gates is None:
+        entry = self._entries.get(key)
+        if entry is None:
             used = 0
             for rule in self.rules_for(status, method):
                 for need in rule.needs_headers:
                     used |= self._bits[need]
-            gates = self._gates[key] = (
+            entry = self._entries[key] = (
                 tuple(g for g in self._response_gates if g[1] & used),
                 tuple(g for g in self._request_gates if g[1] & used),
+                {},
             )
-        return gates
+        return entry
 
     def _when_only_rules(self, method: str) -> tuple[Rule, ...]:
         """Rules without ``require``: matching ``when`` is the violation, so they count as
@@ -167,43 +185,62 @@ class Engine:
     def violations(self, view: FlowView) -> Iterator[tuple[Rule, str]]:
         """(rule, message) for every rule the flow violates. A rule that raises is
         reported once and skipped; the others still run."""
+        status, method = view.status, view.method
+        entry = self._entries.get((status, method)) or self._entry(status, method)
+        # The plan for the gate headers present (Engine._present, inlined: once per flow).
+        response_gates, request_gates, plans = entry
+        present = 0
+        if response_gates:
+            names = view.response_headers.by_name
+            for name, bit in response_gates:
+                if name in names:
+                    present |= bit
+        if request_gates:
+            names = view.request_headers.by_name
+            for name, bit in request_gates:
+                if name in names:
+                    present |= bit
+        counted, steps, excluding = plans.get(present) or self.plan(status, method, present)
         evaluated = self.evaluated
-        path = view.path
-        for rule in self._when_only_rules(view.method):
-            if not (rule.exclude_paths and rule.excludes(path)):
+        _count(evaluated, counted)
+        for rule in excluding:
+            if not rule.excludes(view.path):
                 evaluated[rule.id] += 1
-        passed, steps = self.plan(view.status, view.method, self._present(view))
-        evaluated.update(passed)
-        for rule, known, when_rest, require, has_excludes in steps:
-            try:
-                if known == VIOLATED:
-                    if require is not None:
-                        evaluated[rule.id] += 1
-                    yield rule, rule.format_message(view)
+        if not steps:
+            return
+        decided: list[str] = []  # ids of the steps decided on this flow, counted at once
+        try:
+            for rule, when, outcome, require, has_excludes in steps:
+                try:
+                    if has_excludes and rule.excludes(view.path):
+                        continue
+                    if when is not None and not when(view):
+                        continue
+                    if outcome == EVALUATE:
+                        violated = not require(view)  # type: ignore[misc]
+                    elif outcome == WHEN_ONLY:
+                        yield rule, rule.format_message(view)
+                        continue
+                    else:
+                        violated = outcome == VIOLATED
+                    decided.append(rule.id)  # only decided flows count
+                    if violated:
+                        yield rule, rule.format_message(view)
+                except Undecidable:
+                    self.undecidable[rule.id] += 1
                     continue
-                if has_excludes and rule.excludes(path):
-                    continue
-                if not when_rest(view):
-                    continue
-                if require is None:
-                    yield rule, rule.format_message(view)
-                    continue
-                violated = not require(view)
-                evaluated[rule.id] += 1  # only decided flows count
-                if violated:
-                    yield rule, rule.format_message(view)
-            except Undecidable:
-                self.undecidable[rule.id] += 1
-                continue
-            except Exception as e:
-                if rule.id not in self.failed_rules:
-                    # An exception's text may quote the traffic: no secret in the report or the log.
-                    self.failed_rules[rule.id] = redact_text(f"{type(e).__name__}: {e}")
-                    logger.warning(
-                        "statuslint: internal error in rule %s on %s %s: %s "
-                        "(reported once; the rule is skipped where it fails)",
-                        rule.id,
-                        escape(view.method),
-                        escape(redact_path(view.path)),
-                        escape(self.failed_rules[rule.id]),
-                    )
+                except Exception as e:
+                    if rule.id not in self.failed_rules:
+                        # An exception's text may quote the traffic: no secret in the report or the log.
+                        self.failed_rules[rule.id] = redact_text(f"{type(e).__name__}: {e}")
+                        logger.warning(
+                            "statuslint: internal error in rule %s on %s %s: %s "
+                            "(reported once; the rule is skipped where it fails)",
+                            rule.id,
+                            escape(view.method),
+                            escape(redact_path(view.path)),
+                            escape(self.failed_rules[rule.id]),
+                        )
+        finally:
+            # Also when the caller stops early: what was decided is counted.
+            _count(evaluated, decided)
