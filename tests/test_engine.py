@@ -148,7 +148,8 @@ def test_static_rules_and_header_gates_are_used() -> None:
     assert any(is_static(r.when_rest) and r.require is not None and is_static(r.require) for r in engine.rules)
     assert any(r.needs_headers for r in engine.rules)
     f = tflow.tflow(resp=True)
-    passed, steps, _ = engine.plan(200, "GET", engine._present(FlowView(f)))
+    response_gates, request_gates, _ = engine._entry(200, "GET")
+    passed, steps, _ = engine.plan(200, "GET", engine._present(response_gates, request_gates, FlowView(f)))
     assert "status-out-of-range" in passed
     assert all(rule.id != "malformed-etag" for rule, *_ in steps)  # no ETag: never asked
     f.response.headers["ETag"] = "nope"

@@ -10,6 +10,7 @@ out before, and the endpoint table merges the entries it already had.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -41,26 +42,17 @@ _SEPARATORS = re.compile(r"[-_.~]")
 _TEMPLATE_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
-# Segments judged lately: the names of an API's collections recur on every request.
-_JUDGED: dict[str, bool] = {}
-_JUDGED_LIMIT = 4096
-
-
 def is_parameter(segment: str) -> bool:
     """Whether one path segment looks like an identifier rather than a name."""
     if not segment:
         return False
     if len(segment) > _NAME_LIMIT or segment.isdigit():
         return True
-    judged = _JUDGED.get(segment)
-    if judged is None:
-        judged = _looks_like_identifier(segment)
-        if len(_JUDGED) >= _JUDGED_LIMIT:
-            _JUDGED.clear()
-        _JUDGED[segment] = judged
-    return judged
+    return _looks_like_identifier(segment)
 
 
+# Remembered: the names of an API's collections recur on every request.
+@functools.lru_cache(maxsize=4096)
 def _looks_like_identifier(segment: str) -> bool:
     if _UUID.match(segment):
         return True

@@ -140,11 +140,11 @@ class Engine:
             needed |= self._bits[need]
         return needed & present == needed
 
-    def _present(self, view: FlowView) -> int:
+    @staticmethod
+    def _present(response_gates: Gates, request_gates: Gates, view: FlowView) -> int:
         """The bits of the gate headers the flow has, among those of the rules that can
-        apply to its status and method (a request's headers are not indexed for gates no
-        such rule has)."""
-        response_gates, request_gates, _ = self._entry(view.status, view.method)
+        apply to its status and method (``_entry``: a request's headers are not indexed for
+        gates no such rule has)."""
         present = 0
         if response_gates:
             names = view.response_headers.by_name
@@ -187,19 +187,8 @@ class Engine:
         reported once and skipped; the others still run."""
         status, method = view.status, view.method
         entry = self._entries.get((status, method)) or self._entry(status, method)
-        # The plan for the gate headers present (Engine._present, inlined: once per flow).
         response_gates, request_gates, plans = entry
-        present = 0
-        if response_gates:
-            names = view.response_headers.by_name
-            for name, bit in response_gates:
-                if name in names:
-                    present |= bit
-        if request_gates:
-            names = view.request_headers.by_name
-            for name, bit in request_gates:
-                if name in names:
-                    present |= bit
+        present = self._present(response_gates, request_gates, view)
         counted, steps, excluding = plans.get(present) or self.plan(status, method, present)
         evaluated = self.evaluated
         _count(evaluated, counted)

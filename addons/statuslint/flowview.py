@@ -6,6 +6,7 @@ for: most flows meet few rules, and decoding a body is the costliest thing here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,9 +57,6 @@ class once(Generic[T]):
 # Header name -> its lookup key, for the names asked for.
 _KEYS: dict[str, str] = {}
 _KEYS_LIMIT = 1024
-# Credentials seen lately -> their caller number: most traffic repeats a few tokens.
-_CALLERS: dict[str, int] = {}
-_CALLERS_LIMIT = 256
 
 
 class HeaderMap:
@@ -103,6 +101,14 @@ class HeaderMap:
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._key(name) in self.by_name
+
+
+# Remembered: most traffic repeats a few credentials.
+@functools.lru_cache(maxsize=256)
+def _caller_number(credentials: str) -> int:
+    # A digest, not hash(): the same input must give the same report under any hash seed.
+    digest = hashlib.blake2b(credentials.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 class Undecidable(Exception):
@@ -206,17 +212,7 @@ class FlowView:
         headers = self.request_headers.by_name
         parts = [", ".join(headers.get(name, ())) for name in _CREDENTIAL_HEADERS]
         parts.append("cookie" if "cookie" in headers else "")
-        text = "\0".join(parts)
-        known = _CALLERS.get(text)
-        if known is not None:
-            return known
-        # A digest, not hash(): the same input must give the same report under any hash seed.
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8).digest()
-        number = int.from_bytes(digest, "big")
-        if len(_CALLERS) >= _CALLERS_LIMIT:
-            _CALLERS.clear()
-        _CALLERS[text] = number
-        return number
+        return _caller_number("\0".join(parts))
 
     @once
     def path(self) -> str:

@@ -18,6 +18,7 @@ by field, on every entry of the shared HAR corpus and on hand-made edge cases.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -170,18 +171,10 @@ def _parse_url(url: Any) -> tuple[str, str, int, bytes]:
 
 # Content-Type -> the charset mitmproxy infers from it: a pure function of the header
 # (there is no body to sniff at that point), and an API answers with few of them.
-_CHARSETS: dict[str, str] = {}
-_CHARSETS_MAX = 256
-
-
+@functools.lru_cache(maxsize=256)
 def _charset(content_type: str) -> str:
     """``infer_content_encoding(content_type)``, remembered."""
-    charset = _CHARSETS.get(content_type)
-    if charset is None:
-        charset = infer_content_encoding(content_type)
-        if len(_CHARSETS) < _CHARSETS_MAX:
-            _CHARSETS[content_type] = charset
-    return charset
+    return infer_content_encoding(content_type)
 
 
 def _set_content(headers: _Fields, raw: bytes) -> None:

@@ -8,6 +8,7 @@ the test waits for its response) and the session builds its flow later, with oth
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable
 from typing import Protocol
@@ -28,17 +29,9 @@ def _bytes(value: str | bytes) -> bytes:
 
 
 # Methods, schemes, versions and reasons are a handful of strings, encoded once.
-_TOKENS: dict[str, bytes] = {}
-_TOKEN_LIMIT = 1024
-
-
+@functools.lru_cache(maxsize=1024)
 def _token(value: str) -> bytes:
-    encoded = _TOKENS.get(value)
-    if encoded is None:
-        encoded = _bytes(value)
-        if len(_TOKENS) < _TOKEN_LIMIT:
-            _TOKENS[value] = encoded
-    return encoded
+    return _bytes(value)
 
 
 def headers(items: HeaderItems) -> http.Headers:
