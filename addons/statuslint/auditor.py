@@ -262,7 +262,8 @@ class Auditor:
                 )
             )
         if self.check_rules:
-            obs = Observation(view, seen, template, endpoint, printable(redact_path(view.path)))
+            url_key = (source, view.authority, view.state_path)
+            obs = Observation(view, seen, template, endpoint, printable(redact_path(view.path)), url_key)
             for hit in self._stateful(obs):
                 found.extend(self._findings_for(hit))
         if found and (test is not None or ignore):

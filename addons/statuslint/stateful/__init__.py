@@ -45,6 +45,9 @@ class Observation:
     template: str  # the path template of the endpoint
     endpoint: str  # METHOD authority template
     path: str  # the request path as shown in messages (redacted, printable)
+    # (source, authority, state path): the URL as per-URL state is keyed, one tuple
+    # shared by every tracker that keeps this URL (thousands are held at once).
+    url_key: tuple[str, str, str]
 
 
 @dataclass(slots=True)

@@ -39,7 +39,7 @@ class PutCreation:
     def observe(self, obs: Observation) -> list[Hit]:
         view = obs.view
         method, status = view.method, view.status
-        key = (obs.seen[0], view.authority, view.state_path)
+        key = obs.url_key
         hits: list[Hit] = []
         st = self.urls.get(key)
         if method == "PUT" and st is not None and st.seen is not None:

@@ -78,8 +78,7 @@ class ResourceLifecycle:
         self.evaluated = evaluated
 
     def observe(self, obs: Observation) -> list[Hit]:
-        view = obs.view
-        key = (obs.seen[0], view.authority, view.state_path)
+        key = obs.url_key
         hits: list[Hit] = []
         state = self.urls.get(key)
         if state is not None:
