@@ -19,7 +19,7 @@ from helpers import default_policy
 from statuslint import messages
 from statuslint.auditor import Auditor
 from statuslint.testing import clients
-from statuslint.testing.exchanges import Exchange, http_version, make_flow, split_url
+from statuslint.testing.exchanges import Exchange, build_flow, http_version, split_url
 from statuslint.testing.session import AuditSession, RunningTest
 
 pytest_plugins = ["pytester"]
@@ -280,9 +280,9 @@ def test_hooks_record_and_are_undone() -> None:
 
 
 def test_flows_are_what_mitmproxy_builds_with_its_type_checks() -> None:
-    """make_flow fills mitmproxy's message data directly (its debug-time type check costs
+    """build_flow fills mitmproxy's message data directly (its debug-time type check costs
     more than the rest of a flow): rebuilt through the checked constructors, it is equal."""
-    f = make_flow(
+    f = build_flow(
         method="post",
         url="http://testserver:8000/v1/books?q=1",
         request_headers=[("Content-Type", "application/json"), (b"X-Raw", b"1")],
@@ -303,7 +303,7 @@ def test_flows_are_what_mitmproxy_builds_with_its_type_checks() -> None:
     assert f.request.pretty_url == "http://testserver:8000/v1/books?q=1" and f.request.method == "POST"
     # The client had undone the gzip: the flow carries it again, as it crossed the wire.
     assert f.response.raw_content != b'{"id": 1}' and f.response.content == b'{"id": 1}'
-    streamed = make_flow(**{**_FLOW_ARGS, "response_body": None})
+    streamed = build_flow(**{**_FLOW_ARGS, "response_body": None})
     assert streamed.response.raw_content is None and streamed.response.status_code == 200
 
 
@@ -416,7 +416,7 @@ def test_an_audit_that_fails_is_counted_and_the_batch_goes_on(monkeypatch: pytes
 
 
 def _urlsplit_parts(url: str) -> tuple[str, str, int, str]:
-    """What make_flow made of a URL before split_url: urlsplit's parts, each time."""
+    """What build_flow made of a URL before split_url: urlsplit's parts, each time."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)

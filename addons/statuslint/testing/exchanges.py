@@ -116,7 +116,7 @@ class Captured(Protocol):
 
 @dataclasses.dataclass(slots=True)
 class Exchange:
-    """What a client hook copies off one exchange: the arguments of ``make_flow``. Header
+    """What a client hook copies off one exchange: the arguments of ``build_flow``. Header
     items are a list of their own (the client's may change after the request returns).
     ``url`` is the URL's text, or an immutable object whose ``str()`` it is (httpx's
     ``URL``): made into text with its batch, not while the test waits."""
@@ -151,8 +151,7 @@ class Exchange:
         )
 
 
-def make_flow(
-    *,
+def build_flow(
     method: str,
     url: str | object,
     request_headers: HeaderItems,
@@ -169,37 +168,6 @@ def make_flow(
     """``None`` for a body means streamed (not read): rules on it are undecidable, as for a
     streamed body in the proxy. ``body_decoded``: the client already undid Content-Encoding
     (requests, httpx); the body is encoded again so the flow is what crossed the wire."""
-    return build_flow(
-        method,
-        url,
-        request_headers,
-        request_body,
-        status,
-        reason,
-        response_headers,
-        response_body,
-        body_decoded,
-        started,
-        answered,
-        version,
-    )
-
-
-def build_flow(
-    method: str,
-    url: str | object,
-    request_headers: HeaderItems,
-    request_body: bytes | None,
-    status: int,
-    reason: str,
-    response_headers: HeaderItems,
-    response_body: bytes | None,
-    body_decoded: bool,
-    started: float,
-    answered: float,
-    version: str,
-) -> http.HTTPFlow:
-    """``make_flow``, its arguments in their order (a batch builds many)."""
     scheme, host, port, path = split_url(url if type(url) is str else str(url))
     encoded_version = _token(version)
     request = messages.request(
