@@ -227,7 +227,12 @@ _SEEN_VALUE_MAX = 256
 def search_values(rx: Any, values: Iterable[str]) -> bool:
     """Whether ``rx`` is found in one of ``values``. Header values may carry raw bytes
     (surrogate escapes), which RE2 searches as the bytes they were."""
-    return any(rx.search(h.encode("utf-8", "surrogateescape")) for h in values)
+    return any(found_in(rx, h) for h in values)
+
+
+def found_in(rx: Any, value: str) -> bool:
+    """Whether ``rx`` is found in one header value, searched as the bytes it was."""
+    return rx.search(value.encode("utf-8", "surrogateescape")) is not None
 
 
 def capped(values: list[str], what: str, limit: int) -> list[str]:
@@ -246,11 +251,8 @@ def _media_matches(range_: str, ctype: str) -> bool:
     return range_ == ctype
 
 
-# (Accept, media type) -> whether the Accept admits it: a client sends the same Accept on
-# every request and an API answers in few media types, so this is asked of a dict. Values
-# longer than _ACCEPTS_KEY_MAX are answered without it (a hostile Accept costs no memory).
-_ACCEPTS: dict[tuple[str, str], bool] = {}
-_ACCEPTS_LIMIT = 1024
+# Accept values longer than this are answered without remembering (a hostile Accept costs
+# no memory).
 _ACCEPTS_KEY_MAX = 512
 
 
@@ -265,16 +267,13 @@ def accept_satisfied(view: FlowView) -> bool:
     if len(accept) > view.limits.max_header_value:
         capped([accept], "Accept", view.limits.max_header_value)  # raises Undecidable
     if len(accept) > _ACCEPTS_KEY_MAX:
-        return _admits(accept, ctype)
-    key = (accept, ctype)
-    admitted = _ACCEPTS.get(key)
-    if admitted is None:
-        if len(_ACCEPTS) >= _ACCEPTS_LIMIT:
-            _ACCEPTS.clear()
-        admitted = _ACCEPTS[key] = _admits(accept, ctype)
-    return admitted
+        return _admits.__wrapped__(accept, ctype)
+    return _admits(accept, ctype)
 
 
+# Remembered per (Accept, media type): a client sends the same Accept on every request and
+# an API answers in few media types.
+@functools.lru_cache(maxsize=1024)
 def _admits(accept: str, ctype: str) -> bool:
     return any(_media_matches(media, ctype) for media in _acceptable(accept))
 
@@ -656,7 +655,7 @@ class ConditionCompiler:
             for value in values(v):
                 found = seen.get(value)
                 if found is None:
-                    found = rx.search(value.encode("utf-8", "surrogateescape")) is not None
+                    found = found_in(rx, value)
                     if len(value) <= _SEEN_VALUE_MAX:
                         if len(seen) >= _SEEN_LIMIT:
                             seen.clear()
