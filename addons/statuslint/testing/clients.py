@@ -237,14 +237,22 @@ class _HttpxHop:
     answered: float
     httpx: Any
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to the audit process (offload.py): the URL as its text (its str() is cheaper
+        # than its pickle), without the module, which is imported again there.
+        fields = [getattr(self, name) for name in _HOP_FIELDS]
+        fields[1], fields[-1] = str(self.url), None
+        return (_HttpxHop, tuple(fields))
+
     def flow(self) -> http.HTTPFlow:
+        httpx = self.httpx if self.httpx is not None else importlib.import_module("httpx")
         return build_flow(
             self.method,
             self.url,
             [(k, v) for k, _, v in self.request_headers],
             self.request_body,
             self.status,
-            _httpx_reason(self.httpx, self.status, self.reason_phrase),
+            _httpx_reason(httpx, self.status, self.reason_phrase),
             [(k, v) for k, _, v in self.response_headers],
             self.response_body,
             True,
@@ -252,6 +260,9 @@ class _HttpxHop:
             self.answered,
             _httpx_version(self.http_version),
         )
+
+
+_HOP_FIELDS = tuple(f.name for f in dataclasses.fields(_HttpxHop))
 
 
 def _httpx_hops(httpx: Any, response: Any, started: float, answered: float) -> list[Captured]:

@@ -9,6 +9,7 @@ exchange in one Auditor, and reports at the end.
 from __future__ import annotations
 
 import difflib
+import os
 import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .offload import AuditProcess
     from .session import AuditSession
 
 MARKER = "statuslint"
 MARKER_KEYS = ("ignore", "reason", "audit")
 WORKER_KEY = "statuslint"
 _SCOPES = ("session", "test")
+_OFFLOAD = ("auto", "on", "off")
 # What a test's markers say, read once at collection.
 _SETTINGS = pytest.StashKey[tuple[bool, frozenset[str]]]()
 
@@ -55,12 +58,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=_SCOPES,
         help="what cross-flow rules see: the whole session's traffic in test order (default), or each test's",
     )
+    group.addoption(
+        "--statuslint-offload",
+        choices=_OFFLOAD,
+        help="audit in a process of its own, beside the tests: auto (default) when two cores or more are free "
+        "and this is not an xdist worker, on, or off",
+    )
     parser.addini("statuslint", "audit the HTTP exchanges the tests make (as --statuslint)", type="bool", default=False)
     parser.addini("statuslint_policy", "statuslint policy file (as --statuslint-policy)", default="")
     parser.addini("statuslint_fail_on", "as --statuslint-fail-on", default="")
     parser.addini("statuslint_report", "as --statuslint-report", default="")
     parser.addini("statuslint_strict", "as --statuslint-strict", type="bool", default=False)
     parser.addini("statuslint_scope", "as --statuslint-scope (session or test)", default="session")
+    parser.addini("statuslint_offload", "as --statuslint-offload (auto, on or off)", default="auto")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -104,15 +114,15 @@ class StatusLintPlugin:
         from ..policy import BUILTIN_NAME, load_policy
         from ..yamlsource import PolicyError
         from . import clients
+        from .offload import AuditProcess
         from .session import AuditSession
 
         self.config = config
         self.policy_label = config.getoption("statuslint_policy") or config.getini("statuslint_policy") or BUILTIN_NAME
         builtin = self.policy_label == BUILTIN_NAME
+        policy_path = None if builtin else _path_setting(config, "statuslint_policy", "statuslint_policy")
         try:
-            self.policy = load_policy(
-                None if builtin else _path_setting(config, "statuslint_policy", "statuslint_policy")
-            )
+            self.policy = load_policy(policy_path)
         except PolicyError as e:
             raise pytest.UsageError(f"statuslint: {e}") from None
         fail_on = _setting(config, "statuslint_fail_on", "statuslint_fail_on") or ""
@@ -125,6 +135,9 @@ class StatusLintPlugin:
         self.scope = _setting(config, "statuslint_scope", "statuslint_scope") or "session"
         if self.scope not in _SCOPES:
             raise pytest.UsageError(f"statuslint: statuslint_scope: expected session or test, not {self.scope!r}")
+        offload = _setting(config, "statuslint_offload", "statuslint_offload") or "auto"
+        if offload not in _OFFLOAD:
+            raise pytest.UsageError(f"statuslint: statuslint_offload: expected auto, on or off, not {offload!r}")
         self.report_shown = config.getoption("statuslint_report") or config.getini("statuslint_report")
         self.report_path = _path_setting(config, "statuslint_report", "statuslint_report")
         self.report_format = ""
@@ -145,9 +158,14 @@ class StatusLintPlugin:
         self.patches = clients.Patches()
         self.session_failed_line = ""
         self.report_error = ""
+        self.process: AuditProcess | None = None
+        # What the tests' exchanges go to: the session, or the process auditing for it.
+        self.feed: AuditSession | AuditProcess = self.session
         if not self.controller:
             # The controller of an xdist run makes no requests: its workers do.
-            clients.install(self.patches, self.session.record)
+            if offload == "on" or (offload == "auto" and not self.worker and _cores_to_spare()):
+                self.feed = self.process = AuditProcess(self.session, policy_path)
+            clients.install(self.patches, self.feed.record)
 
     # Tests -----------------------------------------------------------------------------
 
@@ -167,11 +185,11 @@ class StatusLintPlugin:
 
         settings = item.stash.get(_SETTINGS, None)
         audit, ignore = _marker_settings(item, self.policy) if settings is None else settings
-        self.session.start_test(RunningTest(item.nodeid, audit, ignore), reset=self.scope == "test")
+        self.feed.start_test(RunningTest(item.nodeid, audit, ignore), reset=self.scope == "test")
         try:
             yield
         finally:
-            self.session.end_test()
+            self.feed.end_test()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):  # type: ignore[no-untyped-def]
@@ -179,7 +197,7 @@ class StatusLintPlugin:
         report: pytest.TestReport = outcome.get_result()
         if call.when == "setup" and report.passed:
             return  # a fixture's requests count with the test's own, reported with the call
-        found = self.session.take_found()
+        found = self.feed.take_found()
         if not found:
             return
         from .summary import finding_line
@@ -208,6 +226,8 @@ class StatusLintPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.patches.undo()
+        if self.process is not None:
+            self.process.finish()
         self.session.flush()  # what was made after the last test (a session fixture's teardown)
         if self.worker:
             self.config.workeroutput[WORKER_KEY] = pickle.dumps(self.session.worker_result())  # type: ignore[attr-defined]
@@ -269,6 +289,16 @@ class StatusLintPlugin:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.patches.undo()
+        if self.process is not None:
+            self.process.close()  # a session that ended before its finish (interrupted)
+
+
+def _cores_to_spare() -> bool:
+    """Whether an audit process would have a core of its own (an xdist worker's share of
+    the machine is one core; Windows lacks the inherited pipes offload.py uses)."""
+    from .offload import available_cores
+
+    return os.name == "posix" and available_cores() >= 2
 
 
 def _xdist_controller(config: pytest.Config) -> bool:
