@@ -40,13 +40,16 @@ recordings: $(VENV)/.installed
 	$(BIN)/python recordings/record.py
 
 ## bench: every performance figure as a ratio in one run, written to benchmarks/RESULTS.md; flat memory
-bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/harness.py --workdir benchmarks/.work
-	$(BIN)/python benchmarks/bench_state.py
-	$(BIN)/python benchmarks/bench_syntax.py
+bench: $(VENV)/.installed-test
+	@# Every benchmark runs, whichever misses its target first; the status says if one did.
+	status=0; \
+	$(BIN)/python benchmarks/harness.py --workdir benchmarks/.work || status=1; \
+	$(BIN)/python benchmarks/bench_state.py || status=1; \
+	$(BIN)/python benchmarks/bench_syntax.py || status=1; \
+	exit $$status
 
 ## bench-quick: the same harness on small inputs (CI runs it so it cannot rot; it never gates)
-bench-quick: $(VENV)/.installed
+bench-quick: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/harness.py --quick --results - --no-profile
 
 clean:

@@ -17,6 +17,7 @@ import argparse
 import compileall
 import contextlib
 import cProfile
+import importlib.util
 import io
 import json
 import os
@@ -63,10 +64,30 @@ class Sizes:
     rss_large: int
     live_requests: int
     repeat: int
+    pytest_requests: int  # the pytest plugin's figure: requests per run, in 8 tests
+    pytest_rounds: int
 
 
-FULL = Sizes(flows=20_000, har=10_000, rss_small=100_000, rss_large=1_000_000, live_requests=20_000, repeat=3)
-QUICK = Sizes(flows=1_000, har=500, rss_small=500, rss_large=2_000, live_requests=600, repeat=1)
+FULL = Sizes(
+    flows=20_000,
+    har=10_000,
+    rss_small=100_000,
+    rss_large=1_000_000,
+    live_requests=20_000,
+    repeat=3,
+    pytest_requests=800,
+    pytest_rounds=7,
+)
+QUICK = Sizes(
+    flows=1_000,
+    har=500,
+    rss_small=500,
+    rss_large=2_000,
+    live_requests=600,
+    repeat=1,
+    pytest_requests=80,
+    pytest_rounds=1,
+)
 
 
 @dataclass
@@ -338,6 +359,32 @@ def fig_live(ctx: Context) -> None:
             record(ctx, f"live throughput, statuslint proxy / plain mitmdump ({what})", target, ratio, detail)
 
 
+def fig_pytest(ctx: Context) -> None:
+    """The pytest plugin (issue 11), by benchmarks/bench_pytest_plugin.py: CPU time per
+    TestClient request of the test process, with the plugin as installed / without."""
+    name, target = "pytest plugin: CPU per TestClient request, --statuslint / without", "<= 1.05"
+    if importlib.util.find_spec("fastapi") is None:
+        record(ctx, name, target, None, "skipped: FastAPI is not installed (the test extras: pip install -e '.[test]')")
+        return
+    import bench_pytest_plugin as plugin
+
+    runs = plugin.measure(ctx.sizes.pytest_requests, 8, ctx.sizes.pytest_rounds)
+
+    def median(variant: str, what: str) -> float:
+        return statistics.median(getattr(r, what) for r in runs[variant])
+
+    base, wall = median("off", "cpu"), median("off", "wall")
+    detail = (
+        f"{ctx.sizes.pytest_requests} requests in 8 tests, median of {ctx.sizes.pytest_rounds} runs: "
+        f"{base * 1e6:.0f} µs CPU per request without the plugin, {median('on', 'cpu') * 1e6:.0f} with it "
+        f"(its audit process: {median('on', 'audit_process') / ctx.sizes.pytest_requests * 1e6:.0f} µs per request "
+        f"on another core, start-up included), {median('inline', 'cpu') * 1e6:.0f} with it inline "
+        f"({median('inline', 'cpu') / base:.2f}x); wall per request {median('on', 'wall') / wall:.2f}x "
+        f"({median('inline', 'wall') / wall:.2f}x inline)"
+    )
+    record(ctx, name, target, median("on", "cpu") / base, detail)
+
+
 FIGURES: dict[str, Callable[[Context], None]] = {
     "audit": fig_audit_vs_read,
     "mitmdump": fig_mitmdump,
@@ -347,6 +394,7 @@ FIGURES: dict[str, Callable[[Context], None]] = {
     "jobs": fig_jobs,
     "engine": fig_engine,
     "rss": fig_rss,
+    "pytest": fig_pytest,
 }
 
 

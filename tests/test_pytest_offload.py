@@ -116,6 +116,9 @@ def test_a_dead_audit_process_leaves_the_rest_to_the_test_process() -> None:
     assert [f.test for f in session.auditor.findings] == ["t.py::test_a"]
 
 
+# Python 3.12 warns of fork() in a process with threads (an xdist worker has some): the
+# child here only calls record() and exits.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_an_exchange_recorded_in_a_forked_child_is_not_sent() -> None:
     session = AuditSession(Auditor(default_policy()), "pytest")
     process = AuditProcess(session, None)
