@@ -217,3 +217,19 @@ def test_an_audit_process_that_cannot_start_leaves_the_audit_to_the_test_process
     process.finish()
     (line,) = session.capture_errors
     assert "cannot start it: [Errno 24] Too many open files" in line
+
+
+def test_an_exchange_that_cannot_cross_is_its_own_error_only() -> None:
+    session = AuditSession(Auditor(default_policy()), "pytest")
+    process = AuditProcess(session, None)
+    process.start_test(RunningTest("t.py::test_a"), reset=False)
+    odd = _exchange("GET", "http://api.test/a", 200, "OK")
+    odd.url = lambda: "http://api.test/a"  # nothing a hook makes, but a URL object might not pickle
+    process.record(lambda: [odd])
+    process.record(lambda: [_exchange("POST", "http://api.test/b", 201, "Created")])
+    assert [f.flow.url for f in process.take_found()] == ["http://api.test/b"]
+    process.end_test()
+    process.finish()
+    assert not process.failed and process.sent == 1
+    (line,) = session.capture_errors
+    assert "pickle" in line.lower(), line

@@ -102,13 +102,15 @@ class AuditProcess:
             return
         try:
             exchanges = capture()
+            # Here, not in _send: an exchange that cannot cross is that exchange's error only.
+            data = pickle.dumps(("record", exchanges), _PROTOCOL)
         except Exception as e:
             self.session._capture_error(e)
             return
         with self._lock:
             self.sent += len(exchanges)
             self._unanswered = True
-            self._send(("record", exchanges))
+            self._write(data)
 
     def start_test(self, ctx: RunningTest, reset: bool) -> None:
         if self.failed:
@@ -152,11 +154,14 @@ class AuditProcess:
     # The pipe ----------------------------------------------------------------------------
 
     def _send(self, message: tuple[Any, ...]) -> None:
+        self._write(pickle.dumps(message, _PROTOCOL))
+
+    def _write(self, data: bytes) -> None:
         if self.failed:
             return
         try:
-            self._send_end.send_bytes(pickle.dumps(message, _PROTOCOL))
-        except (OSError, pickle.PicklingError, TypeError, AttributeError) as e:
+            self._send_end.send_bytes(data)
+        except OSError as e:
             self._fail(f"{type(e).__name__}: {e}")
 
     def _ask(self, message: tuple[Any, ...]) -> Any:
