@@ -3,6 +3,7 @@ plugin feeds it, must end with the audit an inline session makes."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import pickle
@@ -153,7 +154,10 @@ def test_an_httpx_hop_crosses_to_the_audit_process_as_the_same_flow() -> None:
     (hop,) = caught
     assert type(hop).__name__ == "_HttpxHop"  # the fast path's copy, not the generic one
     crossed = pickle.loads(pickle.dumps(hop))
-    assert crossed.httpx is None and isinstance(crossed.url, str)
+    assert crossed.httpx is None and crossed.url == str(hop.url)
+    for field in dataclasses.fields(hop):  # every field crosses (a new one must be added to __reduce__)
+        if field.name not in ("url", "httpx"):
+            assert getattr(crossed, field.name) == getattr(hop, field.name), field.name
     here, there = hop.flow(), crossed.flow()
     assert here.request.get_state() == there.request.get_state()
     assert here.response.get_state() == there.response.get_state()
