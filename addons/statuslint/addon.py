@@ -106,8 +106,9 @@ class StatusLint:
         self.baseline: Baseline | None = None
         self.write_baseline_path = ""
         self.default_policy: Policy | None = None
-        # How the policy was made, for the audit worker to make it again (parallel.PolicySource).
-        self.policy_source: Any = None
+        # How the policy was made, for the audit worker to make it again: parallel.PolicySource's
+        # fields (that module is imported only when a worker starts).
+        self.policy_source: tuple[str, tuple[str, ...], tuple[str, ...], bool] = (BUILTIN_NAME, (), (), False)
         self.record_keys = False
         self.offload_mode = "auto"
         self.offload: Any = None  # offload.Offload while a worker audits the traffic
@@ -257,9 +258,7 @@ class StatusLint:
             if flag not in ("", "true", "false"):
                 raise self._refuse(f"statuslint_api_only: expected true or false, not {flag!r}")
             self.policy_label = value or BUILTIN_NAME
-            from .parallel import PolicySource
-
-            self.policy_source = PolicySource(
+            self.policy_source = (
                 value or BUILTIN_NAME,
                 tuple(parse_rule_ids([ctx.options.statuslint_select])),
                 tuple(parse_rule_ids([ctx.options.statuslint_ignore])),
@@ -271,7 +270,9 @@ class StatusLint:
             else:
                 self.auditor.use_policy(policy)
                 if self.offload is not None:
-                    self.offload.policy(self.policy_source)
+                    from .parallel import PolicySource
+
+                    self.offload.policy(PolicySource(*self.policy_source))
                 logger.info("statuslint: policy %s loaded (%d rules)", self.policy_label, len(policy.enabled_rules))
         if "statuslint_fail_on_inconclusive" in updated:
             flag = ctx.options.statuslint_fail_on_inconclusive.strip().lower()
@@ -343,8 +344,6 @@ class StatusLint:
             self._rebind_to_loopback()
         self._warn_if_exposed()
         self._listen_for_summary_signal()
-        if self._offload_wanted():
-            self._start_offload()
         # mitmproxy's console asks before quitting on Ctrl-C: leave SIGINT to it.
         self.stop.install(ctx.master.shutdown, sigint=not hasattr(ctx.master, "prompt_for_exit"))
         for message in self._unknown_options():
@@ -352,6 +351,8 @@ class StatusLint:
             self.exit_code = 2
             self._register_exit()
             ctx.master.shutdown()
+        if not self.exit_code and self._offload_wanted():
+            self._start_offload()
 
     def _offload_wanted(self) -> bool:
         if self.offload_mode != "auto":
@@ -371,9 +372,7 @@ class StatusLint:
         from .parallel import PolicySource, Setup
 
         assert self.auditor is not None
-        setup = Setup(
-            None, self.policy_source or PolicySource(BUILTIN_NAME), self.limits, self.baseline, self.record_keys
-        )
+        setup = Setup(None, PolicySource(*self.policy_source), self.limits, self.baseline, self.record_keys)
         try:
             self.offload = Offload(setup, self._offloaded_findings, self._offload_gone)
         except OSError as e:

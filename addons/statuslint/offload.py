@@ -23,7 +23,8 @@ log names, as the worker's templates had it then) keyed by a sequence number, an
 last response done. The addon logs them as the inline audit would have and marks the
 flow, which it holds until its answer has come (at most ``PENDING_LIMIT`` flows: past
 that the oldest are only logged, not marked). Answers are read from the pipe when the
-event loop sees it readable: nothing waits for the worker on the clean path.
+event loop sees it readable, and at each batch sent: nothing waits for the worker on the
+clean path.
 
 Round trips. The summary so far and a report mid-run (``statuslint.summary``, SIGUSR1,
 ``statuslint.report``) ask the worker for its state and wait for it; at the end, the
@@ -68,7 +69,7 @@ from typing import Any
 from mitmproxy import connection, http
 
 from . import messages
-from .auditor import Limits
+from .auditor import Auditor, Limits
 from .auditstate import AuditState, export
 from .findings import Finding
 from .flowview import HAR_BODY_KEY
@@ -80,6 +81,9 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 256
 PENDING_LIMIT = 20_000
 ANSWER_SECONDS = 30.0
+# Bytes waiting for the worker to read them: past this it has fallen too far behind (or hangs)
+# to be waited for without the proxy's memory growing with the traffic.
+BACKLOG_LIMIT = 256 << 20
 _FRAME = struct.Struct("!Q")
 _READ = 1 << 20
 _PICKLE = pickle.HIGHEST_PROTOCOL
@@ -236,9 +240,9 @@ class Offload:
     def _ask(self, message: tuple[Any, ...]) -> AuditState:
         if self.gone:
             raise WorkerGone
+        self.answer = None
         self._add(message)
         self.flush()
-        self.answer = None
         last_heard = time.monotonic()
         while self.answer is None and not self.gone:
             wait = ANSWER_SECONDS - (time.monotonic() - last_heard)
@@ -287,8 +291,10 @@ class Offload:
         if self.batch:
             batch, self.batch = self.batch, []
             self._send(batch)
-        if self.loop is None:
-            self._readable()
+        # mitmdump -nr feeds a whole file through in one turn of the loop, which then never
+        # sees the answers: read them here too, or the worker, its answers unread, stops
+        # reading, and what it has not read piles up here.
+        self._readable()
 
     def _send(self, value: Any) -> None:
         data = pickle.dumps(value, _PICKLE)
@@ -307,6 +313,9 @@ class Offload:
                 self._give_up(f"cannot send to it ({e.strerror or e})")
                 return
             del self.outbuf[:n]
+        if len(self.outbuf) > BACKLOG_LIMIT:
+            self._give_up(f"it fell more than {BACKLOG_LIMIT >> 20} MB of traffic behind")
+            return
         # What the pipe did not take goes once it drains: the loop never waits for it.
         if self.outbuf and not self.writing and self.loop is not None:
             self.writing = True
@@ -334,8 +343,6 @@ class Offload:
                 self._give_up("it exited" if code is None else f"it exited with status {code}")
                 return
             self.inbuf += data
-            if len(data) < _READ:
-                break
         while len(self.inbuf) >= _FRAME.size:
             (size,) = _FRAME.unpack_from(self.inbuf)
             if len(self.inbuf) < _FRAME.size + size:
@@ -370,8 +377,12 @@ class Offload:
             return
         self.gone = True
         self._close()
+        self.outbuf.clear()
+        self.batch.clear()
         with contextlib.suppress(OSError):
             self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
         left = list(self.pending.values())
         self.pending.clear()
         self.on_gone(
@@ -431,6 +442,15 @@ def worker() -> None:
         with contextlib.suppress(OSError):
             send((FAILED, f"it could not start ({type(e).__name__}: {e})"))
         return
+    try:
+        _serve(auditor, receive, send)
+    except Exception as e:
+        # Said by the proxy in its one line; it audits the rest itself.
+        with contextlib.suppress(OSError):
+            send((FAILED, f"it failed ({type(e).__name__}: {e})"))
+
+
+def _serve(auditor: Auditor, receive: Callable[[], Any], send: Callable[[Any], None]) -> None:
     while (batch := receive()) is not None:
         answers: list[tuple[int, list[Finding], list[str]]] = []
         errors: list[str] = []
