@@ -45,7 +45,7 @@ def _mitmdump_nr(recording: str, offload: str, out: Path) -> subprocess.Popen[by
         "--set", f"statuslint_log={out / 'log.jsonl'}",
     ]  # fmt: skip
     return subprocess.Popen(
-        [str(x) for x in cmd], cwd=ROOT, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [str(x) for x in cmd], cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
 
 
@@ -55,9 +55,9 @@ def test_mitmdump_reports_and_logs_the_same_with_and_without_offload(recording: 
     are byte for byte the same, and so are the JSONL logs but for each line's time."""
     runs = {mode: _mitmdump_nr(recording, mode, tmp_path / mode) for mode in ("true", "false")}
     for mode, proc in runs.items():
-        _, err = proc.communicate(timeout=RUN_TIMEOUT)
-        assert proc.returncode == 0, f"offload={mode}: {err.decode(errors='replace')[-3000:]}"
-        assert b"audit worker" not in err
+        output, _ = proc.communicate(timeout=RUN_TIMEOUT)
+        assert proc.returncode == 0, f"offload={mode}: {output.decode(errors='replace')[-3000:]}"
+        assert b"audit worker" not in output
     on, off = tmp_path / "true", tmp_path / "false"
     assert (on / "r.json").read_bytes() == (off / "r.json").read_bytes()
     assert _strip_time(on / "log.jsonl") == _strip_time(off / "log.jsonl")

@@ -145,6 +145,7 @@ class Offload:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.scheduled = False
         self.writing = False
+        self.finishing = self.finished = False
         to_worker_r, self.out_fd = os.pipe()
         self.in_fd, from_worker_w = os.pipe()
         package_root = str(Path(__file__).resolve().parent.parent)
@@ -231,6 +232,7 @@ class Offload:
 
     def finish(self) -> AuditState:
         """The worker's final state; the worker then exits. WorkerGone if it is gone."""
+        self.finishing = True
         state = self._ask((FINISH,))
         self._close()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -330,26 +332,30 @@ class Offload:
     def _readable(self) -> None:
         if self.gone:
             return
+        ended: str | None = None
         while True:
             try:
                 data = os.read(self.in_fd, _READ)
             except BlockingIOError:
                 break
             except OSError as e:
-                self._give_up(f"cannot read from it ({e.strerror or e})")
-                return
+                ended = f"cannot read from it ({e.strerror or e})"
+                break
             if not data:
                 code = self.process.poll()
-                self._give_up("it exited" if code is None else f"it exited with status {code}")
-                return
+                ended = "it exited" if code is None else f"it exited with status {code}"
+                break
             self.inbuf += data
-        while len(self.inbuf) >= _FRAME.size:
+        # What it sent before it ended counts: its final state comes just before its exit.
+        while len(self.inbuf) >= _FRAME.size and not self.gone:
             (size,) = _FRAME.unpack_from(self.inbuf)
             if len(self.inbuf) < _FRAME.size + size:
                 break
             message = pickle.loads(memoryview(self.inbuf)[_FRAME.size : _FRAME.size + size])
             del self.inbuf[: _FRAME.size + size]
             self._handle(message)
+        if ended is not None and not self.finished:
+            self._give_up(ended)
 
     def _handle(self, message: tuple[Any, ...]) -> None:
         if message[0] == FOUND:
@@ -367,6 +373,7 @@ class Offload:
                 del pending[first]
         elif message[0] == STATE:
             self.answer = message
+            self.finished = self.finishing
         elif message[0] == FAILED:
             self._give_up(message[1])
 
@@ -394,6 +401,7 @@ class Offload:
         )
 
     def _close(self) -> None:
+        self.gone = True  # a flush still scheduled finds nothing to do
         if self.loop is not None and not self.loop.is_closed():
             with contextlib.suppress(Exception):
                 self.loop.remove_reader(self.in_fd)
