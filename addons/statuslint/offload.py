@@ -15,8 +15,9 @@ capping them would change what a finding's exchange shows), plus the HAR body si
 statuslint's reader may have attached; the worker builds an ``HTTPFlow`` of them with
 ``messages``, the builders the flow-file reader uses. The audit reads nothing else of a
 flow (no connection, no other metadata). Messages are gathered and pickled as one batch
-per event-loop turn (or every ``BATCH_SIZE`` messages), written to a pipe without
-blocking the loop (what the pipe does not take waits for it to drain).
+per event-loop turn (or every ``BATCH_SIZE`` messages: mitmdump -nr feeds a whole file
+through in one turn), written to a pipe without blocking the loop (what the pipe does not
+take waits for it to drain; past ``BACKLOG_LIMIT`` bytes the worker is given up on).
 
 What comes back. Per batch, the findings of each response (with the endpoint the JSONL
 log names, as the worker's templates had it then) keyed by a sequence number, and the
@@ -36,7 +37,8 @@ Failures. A worker that dies, or says nothing for ``ANSWER_SECONDS`` while it is
 for, is given up on with one warning line: what it held (counts, endpoints, findings
 kept for the report, cross-flow state) is lost, though its findings already logged stay
 in the log; the responses sent and not yet answered are audited again in this process,
-and so is all later traffic. A rule failing on one flow is caught inside the audit, as
+and so is all later traffic (flows that had arrived but not been answered yet count as
+arrived in neither). A rule failing on one flow is caught inside the audit, as
 inline. A proxy killed outright loses what the worker had not yet answered: findings
 reach the JSONL log once answered (normally within one event-loop turn of the flow's
 response) and then within the log's own flush delay. The worker, seeing its input pipe
@@ -169,13 +171,13 @@ class Offload:
             os.close(from_worker_w)
         os.set_blocking(self.out_fd, False)
         os.set_blocking(self.in_fd, False)
-        self._send((setup,))
         try:
             self.loop = asyncio.get_running_loop()
         except RuntimeError:
             self.loop = None  # no loop (in-process use): answers are read at each flush
         if self.loop is not None:
             self.loop.add_reader(self.in_fd, self._readable)
+        self._send((setup,))
 
     @property
     def pid(self) -> int:
