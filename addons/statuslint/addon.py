@@ -30,7 +30,7 @@ from mitmproxy.proxy import mode_specs
 from rich.text import Text
 
 from . import logfilter, reports
-from .auditor import LIMIT_NOUNS, Auditor, Limits
+from .auditor import LIMIT_NOUNS, Auditor, Limits, flow_kind
 from .escape import escape, escape_json
 from .findings import Finding, Severity, parse_fail_on
 from .findingslog import FLUSH_SECONDS, FindingsLog
@@ -65,7 +65,9 @@ OPTIONS = (
     "statuslint_fail_on",
     *NOISE_OPTIONS,
     *LIMIT_OPTIONS,
+    "statuslint_offload",
 )
+OFFLOAD_VALUES = ("auto", "true", "false")
 INDEX_KEY = "statuslint.index"
 # A flow's findings, for mitmproxy's ~meta filter and the statuslint.findings command.
 METADATA_KEY = "statuslint"
@@ -104,6 +106,13 @@ class StatusLint:
         self.baseline: Baseline | None = None
         self.write_baseline_path = ""
         self.default_policy: Policy | None = None
+        # How the policy was made, for the audit worker to make it again: parallel.PolicySource's
+        # fields (that module is imported only when a worker starts).
+        self.policy_source: tuple[str, tuple[str, ...], tuple[str, ...], bool] = (BUILTIN_NAME, (), (), False)
+        self.record_keys = False
+        self.offload_mode = "auto"
+        self.offload: Any = None  # offload.Offload while a worker audits the traffic
+        self.findings_seen = 0  # findings logged so far (what a progress line shows)
 
     # Options ---------------------------------------------------------------------------
 
@@ -159,6 +168,15 @@ class StatusLint:
         loader.add_option(
             "statuslint_write_baseline", str, "", "Write the statuslint findings as a baseline file at the end."
         )
+        loader.add_option(
+            "statuslint_offload",
+            str,
+            "auto",
+            "Audit in a worker process, off the proxy's event loop: true, false, or auto (on inside mitmdump, "
+            "mitmproxy, mitmweb or statuslint proxy with two cores or more). Read at start-up. A proxy killed "
+            "outright loses the findings of the flows the worker had not answered yet (normally its last "
+            "event-loop turn).",
+        )
         defaults = Limits()
         for option, field in LIMIT_OPTIONS.items():
             what = LIMIT_NOUNS[field]
@@ -195,6 +213,8 @@ class StatusLint:
             self.limits = Limits(**values)
             if self.auditor is not None:
                 self.auditor.set_limits(self.limits)
+            if self.offload is not None:
+                self.offload.limits(self.limits)
         if "statuslint_baseline" in updated:
             path = ctx.options.statuslint_baseline.strip()
             try:
@@ -203,13 +223,18 @@ class StatusLint:
                 raise self._refuse(f"statuslint_baseline: {e}") from None
             if self.auditor is not None:
                 self.auditor.gate.baseline = self.baseline
+            if self.offload is not None:
+                self.offload.baseline(self.baseline)
         if "statuslint_write_baseline" in updated:
             path = ctx.options.statuslint_write_baseline.strip()
             if path:
                 self._check_writable_dir(path, "statuslint_write_baseline")
             self.write_baseline_path = path
+            self.record_keys = bool(path)
             if self.auditor is not None:
-                self.auditor.gate.record_keys = bool(path)
+                self.auditor.gate.record_keys = self.record_keys
+            if self.offload is not None:
+                self.offload.record_keys(self.record_keys)
         if updated & {"statuslint_policy", "statuslint_select", "statuslint_ignore", "statuslint_api_only"}:
             value = ctx.options.statuslint_policy.strip()
             try:
@@ -233,11 +258,21 @@ class StatusLint:
             if flag not in ("", "true", "false"):
                 raise self._refuse(f"statuslint_api_only: expected true or false, not {flag!r}")
             self.policy_label = value or BUILTIN_NAME
+            self.policy_source = (
+                value or BUILTIN_NAME,
+                tuple(parse_rule_ids([ctx.options.statuslint_select])),
+                tuple(parse_rule_ids([ctx.options.statuslint_ignore])),
+                flag == "true",
+            )
             if self.auditor is None or not self.running_:
                 self.auditor = Auditor(policy, self.limits, self.baseline)
                 self.auditor.gate.record_keys = bool(self.write_baseline_path)
             else:
                 self.auditor.use_policy(policy)
+                if self.offload is not None:
+                    from .parallel import PolicySource
+
+                    self.offload.policy(PolicySource(*self.policy_source))
                 logger.info("statuslint: policy %s loaded (%d rules)", self.policy_label, len(policy.enabled_rules))
         if "statuslint_fail_on_inconclusive" in updated:
             flag = ctx.options.statuslint_fail_on_inconclusive.strip().lower()
@@ -260,6 +295,11 @@ class StatusLint:
                     raise self._refuse(f"statuslint_report: {e}") from None
                 self._check_writable_dir(path, "statuslint_report")
             self.report_paths = paths
+        if "statuslint_offload" in updated:
+            mode = ctx.options.statuslint_offload.strip().lower()
+            if mode not in OFFLOAD_VALUES:
+                raise self._refuse(f"statuslint_offload: expected auto, true or false, not {mode!r}")
+            self.offload_mode = mode
         if "statuslint_log" in updated:
             self._open_log(ctx.options.statuslint_log.strip())
         if "listen_host" in updated and not self.running_ and ctx.options.listen_host == "":
@@ -311,6 +351,74 @@ class StatusLint:
             self.exit_code = 2
             self._register_exit()
             ctx.master.shutdown()
+        if not self.exit_code and self._offload_wanted():
+            self._start_offload()
+
+    def _offload_wanted(self) -> bool:
+        if self.offload_mode != "auto":
+            return self.offload_mode == "true"
+        # The worker pays off beside a proxy that has a core of its own; in tests and
+        # embeddings the audit stays in the caller's process, where it can see it.
+        if not _in_mitmproxy_tool():
+            return False
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+        return cores >= 2
+
+    def _start_offload(self) -> None:
+        from .offload import Offload
+        from .parallel import PolicySource, Setup
+
+        assert self.auditor is not None
+        setup = Setup(None, PolicySource(*self.policy_source), self.limits, self.baseline, self.record_keys)
+        try:
+            self.offload = Offload(setup, self._offloaded_findings, self._offload_gone)
+        except OSError as e:
+            logger.warning(f"statuslint: cannot start the audit worker ({e.strerror or e}): auditing in this process")
+
+    def _offloaded_findings(self, f: http.HTTPFlow | None, found: list[Finding], endpoints: list[str]) -> None:
+        """A response's findings from the audit worker: logged and marked as inline."""
+        for finding, endpoint in zip(found, endpoints, strict=True):
+            self._log_finding(finding, endpoint)
+        if f is not None and self._mark(f, found):
+            # Marked after mitmproxy's view had the flow: let mitmweb and the console show it.
+            view = ctx.master.addons.get("view")
+            if view is not None:
+                view.update([f])
+
+    def _offload_gone(self, line: str, unanswered: list[tuple[http.HTTPFlow, int, str, bool]]) -> None:
+        # A warning, never an error: mitmdump -nr aborts on an error logged while it reads.
+        logger.warning(line)
+        self.offload = None
+        assert self.auditor is not None
+        for f, index, source, har in unanswered:
+            self.auditor.input(source).flows += 1
+            self.auditor.count_flow(f)
+            self._audit_inline(f, index, source, har)
+
+    def _auditor_now(self) -> Auditor:
+        """The audit so far: with a worker, a copy of its state (a round trip)."""
+        assert self.auditor is not None
+        if self.offload is None:
+            return self.auditor
+        from .offload import WorkerGone
+
+        try:
+            state = self.offload.state()
+        except WorkerGone:
+            return self.auditor  # audited here from now on
+        auditor = Auditor(self.auditor.policy, self.limits, self.baseline)
+        auditor.gate.record_keys = self.record_keys
+        auditor.merge(state)
+        return auditor
+
+    def findings_so_far(self) -> int:
+        """Findings found so far (a progress line), without a round trip to a worker."""
+        if self.offload is None and self.auditor is not None:
+            return sum(self.auditor.by_severity.values())
+        return self.findings_seen
 
     def _unknown_options(self) -> list[str]:
         # Misspelt --set names are deferred by mitmproxy and then silently ignored.
@@ -365,7 +473,7 @@ class StatusLint:
         """Show the statuslint audit summary of the traffic so far (in the event log)."""
         if self.auditor is None:
             return
-        logger.info("statuslint: audit summary so far\n%s", summary_text(self.auditor))
+        logger.info("statuslint: audit summary so far\n%s", summary_text(self._auditor_now()))
 
     @command.command("statuslint.findings")
     def findings_command(self, flows: Sequence[flow.Flow]) -> Sequence[str]:
@@ -393,14 +501,15 @@ class StatusLint:
         except ValueError as e:
             raise exceptions.CommandError(str(e)) from None
         try:
-            reports.write_atomic(path, reports.render(self._model(), fmt))
+            reports.write_atomic(path, reports.render(self._model(self._auditor_now()), fmt))
         except OSError as e:
             raise exceptions.CommandError(f"cannot write {path}: {e.strerror or e}") from None
         logger.info(f"statuslint: report written to {path}")
 
-    def _model(self) -> dict[str, Any]:
-        assert self.auditor is not None
-        model = reports.build_model(self.auditor, self.policy_label)
+    def _model(self, auditor: Auditor | None = None) -> dict[str, Any]:
+        auditor = auditor or self.auditor
+        assert auditor is not None
+        model = reports.build_model(auditor, self.policy_label)
         for hook in self.report_hooks:
             hook(model)
         return model
@@ -422,7 +531,9 @@ class StatusLint:
         self._arrive(f)
 
     def websocket_message(self, f: http.HTTPFlow) -> None:
-        if self.auditor:
+        if self.offload is not None:
+            self.offload.websocket_message()
+        elif self.auditor:
             self.auditor.count_websocket_messages()
 
     def error(self, f: http.HTTPFlow) -> None:
@@ -437,8 +548,16 @@ class StatusLint:
             # A flow injected by another addon never passed requestheaders here.
             self._arrive(f)
         source = self._source(f)
+        har = self.replay_is_har and not f.live
+        if self.offload is not None:
+            self.offload.response(f, f.metadata[INDEX_KEY], source, har)
+        else:
+            self._audit_inline(f, f.metadata[INDEX_KEY], source, har)
+
+    def _audit_inline(self, f: http.HTTPFlow, index: int, source: str, har: bool) -> None:
+        assert self.auditor is not None
         try:
-            found = self.auditor.audit_response(f, f.metadata[INDEX_KEY], source, har=self.replay_is_har and not f.live)
+            found = self.auditor.audit_response(f, index, source, har=har)
         except Exception:
             logger.exception("statuslint: internal error while auditing %s", escape(redact_url(f.request.url)))
             return
@@ -453,6 +572,9 @@ class StatusLint:
         self.next_index[source] = index + 1
         # A replayed request keeps its position in the recording.
         f.metadata[INDEX_KEY] = f.metadata.get(REPLAY_INDEX_KEY, index)
+        if self.offload is not None:
+            self.offload.arrive(source, flow_kind(f))
+            return
         self.auditor.input(source).flows += 1
         self.auditor.count_flow(f)
 
@@ -464,10 +586,14 @@ class StatusLint:
         return getattr(ctx.options, "rfile", None) or "replay"
 
     def _report_findings(self, f: http.HTTPFlow, found: list[Finding]) -> None:
-        index = f.metadata.get(INDEX_KEY)
-        mine = [x for x in found if x.flow is not None and x.flow.index == index]
         for finding in found:
             self._log_finding(finding)
+        self._mark(f, found)
+
+    def _mark(self, f: http.HTTPFlow, found: list[Finding]) -> bool:
+        """Mark the flow with its own findings; whether it had any."""
+        index = f.metadata.get(INDEX_KEY)
+        mine = [x for x in found if x.flow is not None and x.flow.index == index]
         # A stateful finding may be about an earlier flow (a HEAD that failed before its
         # GET worked): that flow has gone by, so only this one is marked.
         if mine:
@@ -476,8 +602,11 @@ class StatusLint:
             lines = [f"statuslint {x.severity.label} {x.rule}: {escape(x.message)}" for x in mine]
             f.marked = _MARKER[max(x.severity for x in mine)]
             f.comment = "\n".join(filter(None, [f.comment, *lines]))
+        return bool(mine)
 
-    def _log_finding(self, finding: Finding) -> None:
+    def _log_finding(self, finding: Finding, endpoint: str | None = None) -> None:
+        """``endpoint``: as the auditor that found it named it then (default: this one's)."""
+        self.findings_seen += 1
         ref = finding.flow
         where = f"{ref.method} {ref.url} {ref.status}" if ref else finding.endpoint
         logger.log(
@@ -486,7 +615,8 @@ class StatusLint:
             extra=_FINDING_EXTRA,
         )
         if self.log_file is not None:
-            endpoint = self.auditor.endpoint_of(finding) if self.auditor else None
+            if endpoint is None and self.auditor is not None:
+                endpoint = self.auditor.endpoint_of(finding)
             record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **finding.to_json(endpoint)}
             # Batched: on disk within FLUSH_SECONDS, and at once from done() (findingslog.py).
             self.log_file.write(escape_json(printable(json.dumps(record, ensure_ascii=False))) + "\n")
@@ -500,6 +630,8 @@ class StatusLint:
         if self.summary_signal:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR1)
+        if self.offload is not None:
+            self._collect_offloaded()
         if self.auditor is not None:
             # API-level findings rest on all the traffic: they are known now.
             for finding in self.auditor.api_findings():
@@ -537,6 +669,25 @@ class StatusLint:
             self.exit_code = max(self.exit_code, 1)
         if self.exit_code:
             self._register_exit()
+
+    def _collect_offloaded(self) -> None:
+        """The worker's answers and its final state, into this process's auditor."""
+        from .offload import WorkerGone
+
+        assert self.auditor is not None
+        offload = self.offload
+        try:
+            state = offload.finish()
+        except WorkerGone:
+            return  # said, and its unanswered flows audited here
+        except Exception as e:
+            offload.stop()
+            self.offload = None
+            logger.warning(f"statuslint: the audit worker's state could not be read ({type(e).__name__}: {e})")
+            self.exit_code = max(self.exit_code, 2)
+            return
+        self.offload = None
+        self.auditor.merge(state)
 
     def _write_reports(self) -> list[str]:
         """Every report of statuslint_report, from one model; the paths written."""

@@ -73,6 +73,19 @@ class Limits:
 LIMIT_NOUNS = {"max_urls": "URLs", "max_endpoints": "endpoints", "max_findings": "findings"}
 
 
+def flow_kind(f: flow.Flow) -> str | None:
+    """What ``count_flow`` counts a flow as: http, tcp, udp, dns (None: none of them)."""
+    if isinstance(f, http.HTTPFlow):
+        return "http"
+    if isinstance(f, tcp.TCPFlow):
+        return "tcp"
+    if isinstance(f, udp.UDPFlow):
+        return "udp"
+    if isinstance(f, dns.DNSFlow):
+        return "dns"
+    return None
+
+
 @dataclass
 class InputInfo:
     source: str
@@ -175,15 +188,14 @@ class Auditor:
 
     def count_flow(self, f: flow.Flow) -> None:
         """Count a flow once, at the first event it produces."""
+        self.count_kind(flow_kind(f))
+
+    def count_kind(self, kind: str | None) -> None:
+        """``count_flow`` for a flow known by its kind (``flow_kind``): how a process that
+        audits another's traffic (offload.py) hears of it."""
         self.counts["flows"] += 1
-        if isinstance(f, http.HTTPFlow):
-            self.counts["http"] += 1
-        elif isinstance(f, tcp.TCPFlow):
-            self.counts["tcp"] += 1
-        elif isinstance(f, udp.UDPFlow):
-            self.counts["udp"] += 1
-        elif isinstance(f, dns.DNSFlow):
-            self.counts["dns"] += 1
+        if kind is not None:
+            self.counts[kind] += 1
 
     def count_websocket_messages(self, n: int = 1) -> None:
         self.counts["websocket_messages"] += n

@@ -258,7 +258,7 @@ class Replayer:
 
     def _update_progress(self) -> None:
         statuslint = ctx.master.addons.get("statuslint")
-        findings = sum(statuslint.auditor.by_severity.values()) if statuslint and statuslint.auditor else 0
+        findings = statuslint.findings_so_far() if statuslint else 0
         elapsed = self.progress.tasks[0].elapsed or 0
         rate = f"{self.finished / elapsed:.0f}" if elapsed else "-"
         self.progress.update(self.task, completed=self.finished, rate=rate, findings=findings)
