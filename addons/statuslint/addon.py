@@ -359,7 +359,7 @@ class StatusLint:
             return self.offload_mode == "true"
         # The worker pays off beside a proxy that has a core of its own; in tests and
         # embeddings the audit stays in the caller's process, where it can see it.
-        if not _in_mitmproxy_tool():
+        if not _in_mitmproxy_tool() or os.name != "posix":  # the worker inherits its pipes (POSIX)
             return False
         try:
             cores = len(os.sched_getaffinity(0))
@@ -375,8 +375,9 @@ class StatusLint:
         setup = Setup(None, PolicySource(*self.policy_source), self.limits, self.baseline, self.record_keys)
         try:
             self.offload = Offload(setup, self._offloaded_findings, self._offload_gone)
-        except OSError as e:
-            logger.warning(f"statuslint: cannot start the audit worker ({e.strerror or e}): auditing in this process")
+        except (OSError, ValueError) as e:  # ValueError: no pass_fds (Windows, statuslint_offload=true)
+            why = getattr(e, "strerror", None) or e
+            logger.warning(f"statuslint: cannot start the audit worker ({why}): auditing in this process")
 
     def _offloaded_findings(self, f: http.HTTPFlow | None, found: list[Finding], endpoints: list[str]) -> None:
         """A response's findings from the audit worker: logged and marked as inline."""

@@ -70,6 +70,11 @@ from typing import Any
 
 from mitmproxy import connection, http
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 from . import messages
 from .auditor import Auditor, Limits
 from .auditstate import AuditState, export
@@ -86,6 +91,7 @@ ANSWER_SECONDS = 30.0
 # Bytes waiting for the worker to read them: past this it has fallen too far behind (or hangs)
 # to be waited for without the proxy's memory growing with the traffic.
 BACKLOG_LIMIT = 256 << 20
+PIPE_SIZE = 1 << 20  # Linux's default largest (/proc/sys/fs/pipe-max-size)
 _FRAME = struct.Struct("!Q")
 _READ = 1 << 20
 _PICKLE = pickle.HIGHEST_PROTOCOL
@@ -171,6 +177,12 @@ class Offload:
             os.close(from_worker_w)
         os.set_blocking(self.out_fd, False)
         os.set_blocking(self.in_fd, False)
+        for fd in (self.out_fd, self.in_fd):
+            # A pipe holds 64 KiB; a batch of responses is often more. With room for a few
+            # batches, each flush hands the worker all it has (Linux only; elsewhere the
+            # default size).
+            with contextlib.suppress(AttributeError, OSError):
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         try:
             self.loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -304,8 +316,9 @@ class Offload:
         data = pickle.dumps(value, _PICKLE)
         self.outbuf += _FRAME.pack(len(data))
         self.outbuf += data
-        if not self.writing:
-            self._write()
+        # Even while the loop waits to write the rest: mitmdump -nr never lets it, and what
+        # stays here the worker cannot audit until the end.
+        self._write()
 
     def _write(self) -> None:
         while self.outbuf:
