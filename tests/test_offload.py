@@ -76,7 +76,9 @@ def _audit_in_process(flows: list, offload: str, tmp_path: Path) -> tuple[dict, 
                 # A policy narrowed while the proxy runs reaches the worker in order.
                 tctx.configure(sl, statuslint_ignore="unauthorized-without-challenge")
             run_flow(sl, f)
-        sl.done()
+        # The master's done (the addon's done among its hooks) also takes its log handler
+        # off the root logger: left there, it logs into this context's closed loop next time.
+        tctx.master.event_loop.run_until_complete(tctx.master.done())
     return load_report(report), [(f.marked, f.comment, f.metadata.get("statuslint")) for f in flows]
 
 
