@@ -361,11 +361,9 @@ class StatusLint:
         # embeddings the audit stays in the caller's process, where it can see it.
         if not _in_mitmproxy_tool() or os.name != "posix":  # the worker inherits its pipes (POSIX)
             return False
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cores = os.cpu_count() or 1
-        return cores >= 2
+        from .parallel import available_cores
+
+        return available_cores() >= 2
 
     def _start_offload(self) -> None:
         from .offload import Offload

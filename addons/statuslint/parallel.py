@@ -43,15 +43,19 @@ _POLL = 0.1
 _STOP_EVERY = 64
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its affinity, where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def default_jobs(inputs: int) -> int:
     """One process per core this process may run on, at most one per input."""
     if inputs <= 1:
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, inputs))
+    return max(1, min(available_cores(), inputs))
 
 
 @dataclass(frozen=True)

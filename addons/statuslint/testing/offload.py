@@ -45,13 +45,6 @@ ANSWER_TIMEOUT = 120.0
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 class AuditProcess:
     """The test process's side: what the plugin calls instead of its ``AuditSession``'s
     ``record``, ``start_test``, ``end_test`` and ``take_found``; ``finish`` merges the

@@ -296,7 +296,7 @@ class StatusLintPlugin:
 def _cores_to_spare() -> bool:
     """Whether an audit process would have a core of its own (an xdist worker's share of
     the machine is one core; Windows lacks the inherited pipes offload.py uses)."""
-    from .offload import available_cores
+    from ..parallel import available_cores
 
     return os.name == "posix" and available_cores() >= 2
 
