@@ -215,3 +215,52 @@ def test_a_dead_worker_is_said_once_and_the_rest_is_audited_in_the_proxy(tmp_pat
     # What the worker held is lost; what came after is in the report.
     reported = sorted(f["flow"]["url"].rsplit("/", 2)[-2:][0] for f in load_report(report)["findings"])
     assert reported == ["after"] * len(after)
+
+
+def test_unanswered_flows_are_not_held_and_are_audited_again_when_the_worker_dies() -> None:
+    """Waiting for its answer, a flow is not kept alive by the offload (holding each one a
+    batch or two made mitmproxy's full collections four times as frequent); when the worker
+    dies, every response it left unanswered comes back: the flow itself where it is still
+    alive, else rebuilt from what was sent."""
+    import gc
+    import weakref
+
+    from mitmproxy.test import tflow
+
+    from statuslint import offload as offloading
+    from statuslint.auditor import Limits
+    from statuslint.parallel import PolicySource, Setup
+
+    gone: list[tuple[str, list]] = []
+    off = offloading.Offload(Setup(None, PolicySource("default"), Limits()), lambda *a: None, lambda *a: gone.append(a))
+    os.kill(off.pid, signal.SIGSTOP)  # it answers nothing from here on
+    try:
+        kept, dropped, expected = [], [], []
+        for i in range(offloading.BATCH_SIZE + 44):  # one batch sent, and the next not yet
+            f = tflow.tflow(resp=True)
+            f.request.path = f"/items/{i}"
+            f.response.status_code = 200 + i % 7
+            off.response(f, i, "live", False)
+            expected.append((i, f.request.get_state(), f.response.get_state()))
+            if i % 2:
+                kept.append(f)
+            else:
+                dropped.append(weakref.ref(f))
+            del f
+        gc.collect()
+        assert all(ref() is None for ref in dropped)
+        assert len(off.sent) == 1 and len(off.batch) == 44
+    finally:
+        os.kill(off.pid, signal.SIGKILL)
+        os.kill(off.pid, signal.SIGCONT)
+    off.process.wait(WAIT)
+    off.flush()  # sends the batch waiting, and reads the worker's end
+    assert len(gone) == 1 and re.search(r"is gone: (it exited|cannot send to it)", gone[0][0])
+    left = gone[0][1]
+    assert [index for _, index, _, _ in left] == list(range(len(expected)))
+    for (f, index, source, har), (i, request, response) in zip(left, expected, strict=True):
+        assert (source, har) == ("live", False)
+        if i % 2:
+            assert f is kept[i // 2]
+        assert f.request.get_state() == request
+        assert f.response.get_state() == response

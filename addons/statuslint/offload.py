@@ -22,8 +22,12 @@ take waits for it to drain; past ``BACKLOG_LIMIT`` bytes the worker is given up 
 What comes back. Per batch, the findings of each response (with the endpoint the JSONL
 log names, as the worker's templates had it then) keyed by a sequence number, and the
 last response done. The addon logs them as the inline audit would have and marks the
-flow, which it holds until its answer has come (at most ``PENDING_LIMIT`` flows: past
-that the oldest are only logged, not marked). Answers are read from the pipe when the
+flow if it is still alive: the flow is held by a weak reference until its answer has come
+(at most ``PENDING_LIMIT`` of them: past that the oldest are only logged, not marked).
+Holding the flows themselves kept each one alive for a batch or two, long enough for the
+cycle collector to move it to its oldest generation, and made mitmproxy's own full
+collections more frequent (mitmdump -nr of 20,000 flows: 13 of them instead of 3, 0.6 s).
+Answers are read from the pipe when the
 event loop sees it readable, and at each batch sent: nothing waits for the worker on the
 clean path.
 
@@ -36,7 +40,9 @@ before. A wait ends once the worker has said nothing for ``ANSWER_SECONDS``.
 Failures. A worker that dies, or says nothing for ``ANSWER_SECONDS`` while it is waited
 for, is given up on with one warning line: what it held (counts, endpoints, findings
 kept for the report, cross-flow state) is lost, though its findings already logged stay
-in the log; the responses sent and not yet answered are audited again in this process,
+in the log; the responses sent and not yet answered are audited again in this process
+(from the batches as they were sent, which are kept until answered: the flow itself, where
+it is still alive, so that it is marked),
 and so is all later traffic (flows that had arrived but not been answered yet count as
 arrived in neither). A rule failing on one flow is caught inside the audit, as
 inline. A proxy killed outright loses what the worker had not yet answered: findings
@@ -64,6 +70,8 @@ import subprocess
 import sys
 import time
 import traceback
+import weakref
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,7 +113,7 @@ FOUND, STATE, FAILED = range(3)
 _CLIENT = connection.Client(peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0), timestamp_start=0.0)
 _SERVER = connection.Server(address=None)
 
-# A response waiting for its answer: the flow, its index, source and har flag.
+# A response left unanswered by a worker that is gone: the flow, its index, source and har flag.
 Pending = tuple[http.HTTPFlow, int, str, bool]
 # found(flow or None where it is no longer held, findings, their endpoints)
 OnFound = Callable[[http.HTTPFlow | None, list[Finding], list[str]], None]
@@ -143,7 +151,11 @@ class Offload:
     def __init__(self, setup: Setup, on_found: OnFound, on_gone: Callable[[str, list[Pending]], None]) -> None:
         self.on_found = on_found
         self.on_gone = on_gone
-        self.pending: dict[int, Pending] = {}
+        # Responses waiting for their answer, by sequence number: their flow, while it lives.
+        self.pending: dict[int, weakref.ref[http.HTTPFlow]] = {}
+        # Batches sent with responses not yet answered: (their last sequence number, the batch).
+        self.sent: deque[tuple[int, bytes]] = deque()
+        self.answered = 0  # the last response answered
         self.seq = 0
         self.batch: list[tuple[Any, ...]] = []
         self.outbuf = bytearray()
@@ -212,7 +224,7 @@ class Offload:
         self.seq += 1
         if len(self.pending) >= PENDING_LIMIT:
             del self.pending[next(iter(self.pending))]  # logged when answered, not marked
-        self.pending[self.seq] = (f, index, source, har)
+        self.pending[self.seq] = weakref.ref(f)
         self._add(
             (
                 RESPONSE,
@@ -306,14 +318,17 @@ class Offload:
             return
         if self.batch:
             batch, self.batch = self.batch, []
-            self._send(batch)
+            last = max((m[1] for m in batch if m[0] == RESPONSE), default=0)
+            self._send(batch, last)
         # mitmdump -nr feeds a whole file through in one turn of the loop, which then never
         # sees the answers: read them here too, or the worker, its answers unread, stops
         # reading, and what it has not read piles up here.
         self._readable()
 
-    def _send(self, value: Any) -> None:
+    def _send(self, value: Any, last: int = 0) -> None:
         data = pickle.dumps(value, _PICKLE)
+        if last:
+            self.sent.append((last, data))
         self.outbuf += _FRAME.pack(len(data))
         self.outbuf += data
         # Even while the loop waits to write the rest: mitmdump -nr never lets it, and what
@@ -379,13 +394,17 @@ class Offload:
                 logger.error(line)
             for seq, found, endpoints in answers:
                 held = self.pending.get(seq)
-                self.on_found(held[0] if held else None, found, endpoints)
+                self.on_found(held() if held else None, found, endpoints)
+            self.answered = max(self.answered, last)
             pending = self.pending
             while pending:
                 first = next(iter(pending))
                 if first > last:
                     break
                 del pending[first]
+            sent = self.sent
+            while sent and sent[0][0] <= last:
+                sent.popleft()
         elif message[0] == STATE:
             self.answer = message
             self.finished = self.finishing
@@ -399,14 +418,15 @@ class Offload:
             return
         self.gone = True
         self._close()
+        left = self._unanswered()
         self.outbuf.clear()
         self.batch.clear()
+        self.sent.clear()
+        self.pending.clear()
         with contextlib.suppress(OSError):
             self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5)
-        left = list(self.pending.values())
-        self.pending.clear()
         self.on_gone(
             f"statuslint: the audit worker (pid {self.process.pid}) is gone: {why}. What it held (counts, "
             f"endpoints, findings for the report, cross-flow state) is lost; its findings already logged stay "
@@ -414,6 +434,22 @@ class Offload:
             "process",
             left,
         )
+
+    def _unanswered(self) -> list[Pending]:
+        """The responses sent or about to be, not answered: each its own flow where that is
+        still alive, else one rebuilt from what was sent."""
+        messages_left = [m for _, data in self.sent for m in pickle.loads(data)]
+        left: list[Pending] = []
+        for message in (*messages_left, *self.batch):
+            if message[0] != RESPONSE or message[1] <= self.answered:
+                continue
+            _, seq, index, source, har, request, response, har_body = message
+            held = self.pending.get(seq)
+            f = held() if held is not None else None
+            if f is None:
+                f = rebuild(request, response, har_body)
+            left.append((f, index, source, har))
+        return left
 
     def _close(self) -> None:
         self.gone = True  # a flush still scheduled finds nothing to do
