@@ -258,9 +258,39 @@ def test_unanswered_flows_are_not_held_and_are_audited_again_when_the_worker_die
     assert len(gone) == 1 and re.search(r"is gone: (it exited|cannot send to it)", gone[0][0])
     left = gone[0][1]
     assert [index for _, index, _, _ in left] == list(range(len(expected)))
-    for (f, index, source, har), (i, request, response) in zip(left, expected, strict=True):
+    for (f, _, source, har), (i, request, response) in zip(left, expected, strict=True):
         assert (source, har) == ("live", False)
         if i % 2:
             assert f is kept[i // 2]
         assert f.request.get_state() == request
         assert f.response.get_state() == response
+
+
+def test_the_worker_answers_findings_at_once_and_clean_traffic_now_and_then() -> None:
+    """Each answer costs the proxy's loop a wakeup and a read: a batch with findings is
+    answered at once, clean batches only every ACK_EVERY responses, and all of it before
+    a state."""
+    from mitmproxy.test import tflow
+
+    from statuslint import offload as offloading
+    from statuslint.auditor import Limits
+    from statuslint.parallel import PolicySource, Setup
+
+    def message(seq: int, status: int) -> tuple:
+        f = tflow.tflow(resp=True)
+        f.response.status_code = status
+        f.response.headers["content-type"] = "text/plain"
+        capture = offloading.capture
+        return (offloading.RESPONSE, seq, seq, "live", False, capture(f.request), capture(f.response), None)
+
+    clean = offloading.ACK_EVERY + 10
+    batches = [[message(seq, 200)] for seq in range(1, clean + 1)]
+    batches.append([message(clean + 1, 999)])  # outside 100-599: a finding
+    batches.append([message(clean + 2, 200)])
+    batches.append([(offloading.FINISH,)])
+    said: list[tuple] = []
+    auditor = Setup(None, PolicySource("default"), Limits()).auditor()
+    offloading._serve(auditor, iter(batches).__next__, said.append)
+    found = [(m[2], [seq for seq, _, _ in m[1]]) for m in said if m[0] == offloading.FOUND]
+    assert found == [(offloading.ACK_EVERY, []), (clean + 1, [clean + 1]), (clean + 2, [])]
+    assert said[-1][0] == offloading.STATE

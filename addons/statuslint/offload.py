@@ -19,9 +19,10 @@ per event-loop turn (or every ``BATCH_SIZE`` messages: mitmdump -nr feeds a whol
 through in one turn), written to a pipe without blocking the loop (what the pipe does not
 take waits for it to drain; past ``BACKLOG_LIMIT`` bytes the worker is given up on).
 
-What comes back. Per batch, the findings of each response (with the endpoint the JSONL
-log names, as the worker's templates had it then) keyed by a sequence number, and the
-last response done. The addon logs them as the inline audit would have and marks the
+What comes back. Per batch that found something, the findings of each response (with
+the endpoint the JSONL log names, as the worker's templates had it then) keyed by a
+sequence number, and the last response done; on clean traffic, that last response every
+``ACK_EVERY`` responses (and before each state sent). The addon logs them as the inline audit would have and marks the
 flow if it is still alive: the flow is held by a weak reference until its answer has come
 (at most ``PENDING_LIMIT`` of them: past that the oldest are only logged, not marked).
 Holding the flows themselves kept each one alive for a batch or two, long enough for the
@@ -94,6 +95,10 @@ from .parallel import PolicySource, Setup
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 256
+# Responses without findings the worker lets go unanswered: each answer costs the proxy's
+# event loop a wakeup, a read and an unpickling, for nothing on clean traffic but letting
+# go of what it keeps for a worker that might die.
+ACK_EVERY = 256
 PENDING_LIMIT = 20_000
 ANSWER_SECONDS = 30.0
 # Bytes waiting for the worker to read them: past this it has fallen too far behind (or hangs)
@@ -510,15 +515,16 @@ def worker() -> None:
 
 
 def _serve(auditor: Auditor, receive: Callable[[], Any], send: Callable[[Any], None]) -> None:
+    answers: list[tuple[int, list[Finding], list[str]]] = []
+    errors: list[str] = []
+    last = unsaid = 0
     while (batch := receive()) is not None:
-        answers: list[tuple[int, list[Finding], list[str]]] = []
-        errors: list[str] = []
-        last = 0
         for message in batch:
             tag = message[0]
             if tag == RESPONSE:
                 _, seq, index, source_name, har, request, response, har_body = message
                 last = seq
+                unsaid += 1
                 try:
                     f = rebuild(request, response, har_body)
                     found = auditor.audit_response(f, index, source_name, har=har)
@@ -544,13 +550,15 @@ def _serve(auditor: Auditor, receive: Callable[[], Any], send: Callable[[Any], N
             elif tag in (SNAPSHOT, FINISH):
                 if answers or errors or last:
                     send((FOUND, answers, last, errors))
-                    answers, errors, last = [], [], 0
+                    answers, errors, last, unsaid = [], [], 0, 0
                 # Pickled at once: nothing is shared with the audit going on.
                 send((STATE, export(auditor, detach=False, finished=tag == FINISH)))
                 if tag == FINISH:
                     return
-        if answers or errors or last:
+        # Findings go at once (the log, the marks); a clean run is answered now and then.
+        if answers or errors or unsaid >= ACK_EVERY:
             send((FOUND, answers, last, errors))
+            answers, errors, last, unsaid = [], [], 0, 0
 
 
 def _internal_error(request: dict[str, Any]) -> str:
