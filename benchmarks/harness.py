@@ -6,7 +6,7 @@ to, measured as a ratio in one run on this machine, written to benchmarks/RESULT
                                             # never gates on its ratios
     python benchmarks/harness.py --only live,rss
 
-Each figure runs its two sides interleaved (A, B, A, B, ...) and compares medians, since
+Each figure runs its two sides interleaved (A, B, B, A, A, B, ...) and compares medians, since
 these machines are small (2 cores) and noisy. Workloads come from benchmarks/workloads.py
 (mitmproxy's own writers) and are cached in --workdir.
 """
@@ -63,6 +63,7 @@ class Sizes:
     rss_small: int
     rss_large: int
     live_requests: int
+    live_repeat: int  # the live figures' runs per side (each run's throughput drifts by ±10%)
     repeat: int
     pytest_requests: int  # the pytest plugin's figure: requests per run, in 8 tests
     pytest_rounds: int
@@ -74,6 +75,7 @@ FULL = Sizes(
     rss_small=100_000,
     rss_large=1_000_000,
     live_requests=20_000,
+    live_repeat=5,
     repeat=3,
     pytest_requests=800,
     pytest_rounds=7,
@@ -84,6 +86,7 @@ QUICK = Sizes(
     rss_small=500,
     rss_large=2_000,
     live_requests=600,
+    live_repeat=1,
     repeat=1,
     pytest_requests=80,
     pytest_rounds=1,
@@ -136,12 +139,13 @@ def run_timed(cmd: Sequence[str], timeout: float = 3600) -> tuple[float, int]:
 
 
 def interleaved(a: Sequence[str], b: Sequence[str], repeat: int) -> tuple[float, float]:
-    """Median wall times of two commands run A, B, A, B, ..."""
-    times_a, times_b = [], []
-    for _ in range(repeat):
-        times_a.append(run_timed(a)[0])
-        times_b.append(run_timed(b)[0])
-    return statistics.median(times_a), statistics.median(times_b)
+    """Median wall times of two commands run A, B, B, A, A, B, ...: what the second run of a
+    pair inherits from the first (a warm page cache, a busier machine) falls to each alike."""
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for i in range(repeat):
+        for side in (0, 1) if i % 2 == 0 else (1, 0):
+            times[side].append(run_timed((a, b)[side])[0])
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def record(ctx: Context, name: str, target: str, ratio: float | None, detail: str, unit: str = "x") -> None:
@@ -326,36 +330,81 @@ def _load(port: int, requests: int, bad: float) -> dict[str, float]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of one process so far (Linux's /proc; None elsewhere or once gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fo:
+            fields = fo.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fo:
+            return [int(c) for c in fo.read().split()]
+    except OSError:
+        return []
+
+
+def _proxy_run(cmd: Sequence[str], port: int, requests: int, bad: float) -> dict[str, float]:
+    """One load through one proxy: the client's figures, plus the CPU ms per request of the
+    proxy's own process and of its children (statuslint's audit worker), where /proc tells."""
+    with _process(cmd, port) as proc:
+        time.sleep(0.5)  # the worker, if any, has started by the time the port answers; settle
+        kids = _children(proc.pid)
+        before = [_cpu_seconds(pid) for pid in (proc.pid, *kids)]
+        result = _load(port, requests, bad)
+        after = [_cpu_seconds(pid) for pid in (proc.pid, *kids)]
+    if all(x is not None for x in before + after):
+        spent = [b - a for a, b in zip(before, after, strict=True)]  # type: ignore[operator]
+        result["proxy_cpu_ms"] = spent[0] / requests * 1000
+        result["children_cpu_ms"] = sum(spent[1:]) / requests * 1000
+    return result
+
+
 def fig_live(ctx: Context) -> None:
     upstream_port = _free_port()
     upstream = [sys.executable, str(HERE / "loadgen.py"), "upstream", "--port", str(upstream_port)]
     target_url = f"http://{HOST}:{upstream_port}"
+
+    def command(kind: str, port: int) -> list[str]:
+        if kind == "plain":
+            cmd = [MITMDUMP, "-q", "--mode", f"reverse:{target_url}", "--listen-host", HOST]
+            return [*cmd, "-p", str(port), "--set", f"confdir={ctx.confdir()}"]
+        cmd = [STATUSLINT, "proxy", "--reverse", target_url, "--port", str(port)]
+        return [*cmd, "--confdir", ctx.confdir(), "--fail-on", "none"]
+
     with _process(upstream, upstream_port):
         for bad, target in ((0.5, ">= 0.95"), (0.0, ">= 0.98")):
-            plain_rps, lint_rps, added_p50, added_p99 = [], [], [], []
-            for _ in range(ctx.sizes.repeat):
-                results = {}
-                for kind in ("plain", "statuslint"):
+            runs: dict[str, list[dict[str, float]]] = {"plain": [], "statuslint": []}
+            for i in range(ctx.sizes.live_repeat):
+                # A, B, B, A, ...: whatever the second run of a pair inherits from the first
+                # (sockets in TIME_WAIT, a warmer cache) falls to each side alike.
+                for kind in ("plain", "statuslint") if i % 2 == 0 else ("statuslint", "plain"):
                     port = _free_port()
-                    if kind == "plain":
-                        cmd = [MITMDUMP, "-q", "--mode", f"reverse:{target_url}", "--listen-host", HOST]
-                        cmd += ["-p", str(port), "--set", f"confdir={ctx.confdir()}"]
-                    else:
-                        cmd = [STATUSLINT, "proxy", "--reverse", target_url, "--port", str(port)]
-                        cmd += ["--confdir", ctx.confdir(), "--fail-on", "none"]
-                    with _process(cmd, port):
-                        results[kind] = _load(port, ctx.sizes.live_requests, bad)
-                plain_rps.append(results["plain"]["rps"])
-                lint_rps.append(results["statuslint"]["rps"])
-                added_p50.append(results["statuslint"]["p50_ms"] - results["plain"]["p50_ms"])
-                added_p99.append(results["statuslint"]["p99_ms"] - results["plain"]["p99_ms"])
-            ratio = statistics.median(lint_rps) / statistics.median(plain_rps)
+                    runs[kind].append(_proxy_run(command(kind, port), port, ctx.sizes.live_requests, bad))
+
+            def median(kind: str, what: str, runs: dict[str, list[dict[str, float]]] = runs) -> float:
+                return statistics.median(r[what] for r in runs[kind])
+
+            added_p50 = [s["p50_ms"] - p["p50_ms"] for s, p in zip(runs["statuslint"], runs["plain"], strict=True)]
+            added_p99 = [s["p99_ms"] - p["p99_ms"] for s, p in zip(runs["statuslint"], runs["plain"], strict=True)]
             detail = (
-                f"{ctx.sizes.live_requests} requests, 50 keep-alive clients, {bad:.0%} violating: "
-                f"{statistics.median(lint_rps):.0f} vs {statistics.median(plain_rps):.0f} req/s; added latency "
-                f"median {statistics.median(added_p50):.2f} ms, p99 {statistics.median(added_p99):.2f} ms"
+                f"{ctx.sizes.live_requests} requests, 50 keep-alive clients, {bad:.0%} violating, "
+                f"{ctx.sizes.live_repeat} run{'s' if ctx.sizes.live_repeat != 1 else ''} each: "
+                f"{median('statuslint', 'rps'):.0f} vs {median('plain', 'rps'):.0f} req/s; "
+                f"added latency median {statistics.median(added_p50):.2f} ms, p99 {statistics.median(added_p99):.2f} ms"
             )
+            if all("proxy_cpu_ms" in r for rs in runs.values() for r in rs):
+                detail += (
+                    f"; proxy CPU per request {median('statuslint', 'proxy_cpu_ms'):.3f} ms vs "
+                    f"{median('plain', 'proxy_cpu_ms'):.3f} ms, its audit worker "
+                    f"{median('statuslint', 'children_cpu_ms'):.3f} ms on the other core"
+                )
             what = "violating" if bad else "clean"
+            ratio = median("statuslint", "rps") / median("plain", "rps")
             record(ctx, f"live throughput, statuslint proxy / plain mitmdump ({what})", target, ratio, detail)
 
 
