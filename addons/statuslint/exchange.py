@@ -116,6 +116,12 @@ class Packed:
     data: bytes = field(repr=False)
     size: int
 
+    def __reduce__(self) -> tuple[type[Packed], tuple[bytes, int]]:
+        # Frozen slotted dataclasses unpickle through a generic __setstate__ that looks up
+        # their fields each time: by their constructor, a finding crosses a pipe (audit
+        # worker, --jobs, the pytest plugin) in a third of the time.
+        return (Packed, (self.data, self.size))
+
     def unpack(self) -> Exchange:
         inflate = zlib.decompressobj(-zlib.MAX_WBITS, _PRESET)
         return marshal.loads(inflate.decompress(self.data) + inflate.flush())

@@ -54,6 +54,10 @@ class FlowRef:
     url: str
     status: int
 
+    def __reduce__(self) -> tuple[type[FlowRef], tuple[str, int, str, str, int]]:
+        # By the constructor: see exchange.Packed.__reduce__.
+        return (FlowRef, (self.source, self.index, self.method, self.url, self.status))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
@@ -90,6 +94,26 @@ class Finding:
     # The pytest node id of the test that made the request (the pytest plugin sets it).
     test: str | None = None
     exchange: Packed | None = None
+
+    def __reduce__(self) -> tuple[type[Finding], tuple[Any, ...]]:
+        # By the constructor, every field in order: see exchange.Packed.__reduce__.
+        return (
+            Finding,
+            (
+                self.rule,
+                self.severity,
+                self.message,
+                self.reference,
+                self.flow,
+                self.endpoint,
+                self.evidence,
+                self.details,
+                self.confidence,
+                self.headers,
+                self.test,
+                self.exchange,
+            ),
+        )
 
     def to_json(self, endpoint: str | None = None) -> dict[str, Any]:
         """``endpoint`` replaces the one recorded (templates learned later apply)."""
