@@ -315,9 +315,12 @@ class Offload:
             self.flush()
         elif not self.scheduled and self.loop is not None:
             self.scheduled = True
-            self.loop.call_soon(self.flush)
+            self.loop.call_soon(self.flush, False)
 
-    def flush(self) -> None:
+    def flush(self, read: bool = True) -> None:
+        """Send the batch; ``read``: and take in what the worker has answered. Not from the
+        once-a-turn flush of a running loop, whose reader does that when there is any: a
+        read that finds nothing is a system call per turn."""
         self.scheduled = False
         if self.gone:
             return
@@ -325,10 +328,11 @@ class Offload:
             batch, self.batch = self.batch, []
             last = max((m[1] for m in batch if m[0] == RESPONSE), default=0)
             self._send(batch, last)
-        # mitmdump -nr feeds a whole file through in one turn of the loop, which then never
-        # sees the answers: read them here too, or the worker, its answers unread, stops
-        # reading, and what it has not read piles up here.
-        self._readable()
+        if read:
+            # mitmdump -nr feeds a whole file through in one turn of the loop, which then
+            # never sees the answers: read them at each full batch, or the worker, its
+            # answers unread, stops reading, and what it has not read piles up here.
+            self._readable()
 
     def _send(self, value: Any, last: int = 0) -> None:
         data = pickle.dumps(value, _PICKLE)
