@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mitmproxy.types
 from mitmproxy import command, ctx, dns, exceptions, flow, http, tcp, udp
@@ -42,6 +42,9 @@ from .stopping import GracefulStop
 from .terminal import console_for, print_summary, summary_text
 from .urls import printable
 from .yamlsource import PolicyError
+
+if TYPE_CHECKING:  # parallel is imported only when a worker starts
+    from .parallel import Setup
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +112,6 @@ class StatusLint:
         # How the policy was made, for the audit worker to make it again: parallel.PolicySource's
         # fields (that module is imported only when a worker starts).
         self.policy_source: tuple[str, tuple[str, ...], tuple[str, ...], bool] = (BUILTIN_NAME, (), (), False)
-        self.record_keys = False
         self.offload_mode = "auto"
         self.offload: Any = None  # offload.Offload while a worker audits the traffic
         self.findings_seen = 0  # findings logged so far (what a progress line shows)
@@ -230,7 +232,6 @@ class StatusLint:
             if path:
                 self._check_writable_dir(path, "statuslint_write_baseline")
             self.write_baseline_path = path
-            self.record_keys = bool(path)
             if self.auditor is not None:
                 self.auditor.gate.record_keys = self.record_keys
             if self.offload is not None:
@@ -266,7 +267,7 @@ class StatusLint:
             )
             if self.auditor is None or not self.running_:
                 self.auditor = Auditor(policy, self.limits, self.baseline)
-                self.auditor.gate.record_keys = bool(self.write_baseline_path)
+                self.auditor.gate.record_keys = self.record_keys
             else:
                 self.auditor.use_policy(policy)
                 if self.offload is not None:
@@ -354,6 +355,17 @@ class StatusLint:
         if not self.exit_code and self._offload_wanted():
             self._start_offload()
 
+    @property
+    def record_keys(self) -> bool:
+        """Whether the audit records baseline keys: only to write a baseline at the end."""
+        return bool(self.write_baseline_path)
+
+    def _setup(self, policy: Policy | None) -> Setup:
+        """This run's policy (None: its source, for a worker to load again), limits and baseline."""
+        from .parallel import PolicySource, Setup
+
+        return Setup(policy, PolicySource(*self.policy_source), self.limits, self.baseline, self.record_keys)
+
     def _offload_wanted(self) -> bool:
         if self.offload_mode != "auto":
             return self.offload_mode == "true"
@@ -367,12 +379,9 @@ class StatusLint:
 
     def _start_offload(self) -> None:
         from .offload import Offload
-        from .parallel import PolicySource, Setup
 
-        assert self.auditor is not None
-        setup = Setup(None, PolicySource(*self.policy_source), self.limits, self.baseline, self.record_keys)
         try:
-            self.offload = Offload(setup, self._offloaded_findings, self._offload_gone)
+            self.offload = Offload(self._setup(None), self._offloaded_findings, self._offload_gone)
         except (OSError, ValueError) as e:  # ValueError: no pass_fds (Windows, statuslint_offload=true)
             why = getattr(e, "strerror", None) or e
             logger.warning(f"statuslint: cannot start the audit worker ({why}): auditing in this process")
@@ -393,8 +402,7 @@ class StatusLint:
         self.offload = None
         assert self.auditor is not None
         for f, index, source, har in unanswered:
-            self.auditor.input(source).flows += 1
-            self.auditor.count_flow(f)
+            self._count_arrival(f, source)
             self._audit_inline(f, index, source, har)
 
     def _auditor_now(self) -> Auditor:
@@ -408,8 +416,7 @@ class StatusLint:
             state = self.offload.state()
         except WorkerGone:
             return self.auditor  # audited here from now on
-        auditor = Auditor(self.auditor.policy, self.limits, self.baseline)
-        auditor.gate.record_keys = self.record_keys
+        auditor = self._setup(self.auditor.policy).auditor()
         auditor.merge(state)
         return auditor
 
@@ -573,7 +580,11 @@ class StatusLint:
         f.metadata[INDEX_KEY] = f.metadata.get(REPLAY_INDEX_KEY, index)
         if self.offload is not None:
             self.offload.arrive(source, flow_kind(f))
-            return
+        else:
+            self._count_arrival(f, source)
+
+    def _count_arrival(self, f: flow.Flow, source: str) -> None:
+        assert self.auditor is not None
         self.auditor.input(source).flows += 1
         self.auditor.count_flow(f)
 
