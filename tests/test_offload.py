@@ -160,15 +160,20 @@ def _wait_logged(log: Path, paths: list[str]) -> None:
         time.sleep(0.05)
 
 
+def _proxy(up: int, port: int, tmp_path: Path, log: Path, report: Path, *extra: str) -> list:
+    """statuslint proxy in front of the upstream, its audit in a worker."""
+    return [
+        STATUSLINT, "proxy", "--reverse", f"http://{HOST}:{up}", "--port", str(port),
+        "--confdir", tmp_path / "confdir", "--log", log, "--report", report, *extra,
+        "--", "--set", "statuslint_offload=true",
+    ]  # fmt: skip
+
+
 def test_live_proxy_logs_findings_from_the_worker_while_it_runs(tmp_path: Path) -> None:
     port = free_port()
     log, report = tmp_path / "findings.jsonl", tmp_path / "r.json"
     with upstream() as up:
-        cmd = [
-            STATUSLINT, "proxy", "--reverse", f"http://{HOST}:{up}", "--port", str(port),
-            "--confdir", tmp_path / "confdir", "--log", log, "--report", report,
-            "--", "--set", "statuslint_offload=true",
-        ]  # fmt: skip
+        cmd = _proxy(up, port, tmp_path, log, report)
         with started(cmd, tmp_path, "proxy", port) as proc:
             _worker_pid(proc.popen.pid)
             _get(port, "/live/1")
@@ -187,11 +192,7 @@ def test_a_dead_worker_is_said_once_and_the_rest_is_audited_in_the_proxy(tmp_pat
     port = free_port()
     log, report = tmp_path / "findings.jsonl", tmp_path / "r.json"
     with upstream() as up:
-        cmd = [
-            STATUSLINT, "proxy", "--reverse", f"http://{HOST}:{up}", "--port", str(port),
-            "--confdir", tmp_path / "confdir", "--log", log, "--report", report, "--fail-on", "error",
-            "--", "--set", "statuslint_offload=true",
-        ]  # fmt: skip
+        cmd = _proxy(up, port, tmp_path, log, report, "--fail-on", "error")
         with started(cmd, tmp_path, "proxy", port) as proc:
             before = [f"/before/{i}" for i in range(5)]
             for path in before:
