@@ -46,11 +46,13 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/harness.py --workdir benchmarks/.work || status=1; \
 	$(BIN)/python benchmarks/bench_state.py || status=1; \
 	$(BIN)/python benchmarks/bench_syntax.py || status=1; \
+	$(BIN)/python benchmarks/bench_proxy_parts.py || status=1; \
 	exit $$status
 
 ## bench-quick: the same harness on small inputs (CI runs it so it cannot rot; it never gates)
 bench-quick: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/harness.py --quick --results - --no-profile
+	$(BIN)/python benchmarks/bench_proxy_parts.py --requests 50 --repeat 1
 
 clean:
 	rm -rf $(VENV) build dist addons/*.egg-info .pytest_cache .ruff_cache
