@@ -471,6 +471,22 @@ def test_summary_names_the_report_listing_every_endpoint(tmp_path: Path) -> None
     assert f"more endpoints listed in {tmp_path / 'r.json'}" in out
 
 
+def test_paths_are_never_broken_across_lines_at_any_width(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A narrow terminal (COLUMNS) wraps tables, not the paths of the reports written: one
+    line each, to copy whole."""
+    monkeypatch.setenv("COLUMNS", "40")
+    deep = tmp_path / ("a-rather-long-directory-name-" * 3)
+    deep.mkdir()
+    out_json, out_md = deep / "r.json", deep / "r.md"
+    outputs = ("--output", str(out_json), "--output", str(out_md))
+    code, out, _ = run_cli("audit", *INPUTS, "--fail-on", "none", "-q", *outputs)
+    assert code == 0
+    lines = out.splitlines()
+    assert f"json report written to {out_json}" in lines
+    assert f"markdown report written to {out_md}" in lines
+    assert any(line.endswith(f"more endpoints listed in {out_json}") for line in lines)
+
+
 @pytest.mark.parametrize(
     ("args", "error"),
     [

@@ -667,7 +667,7 @@ class StatusLint:
                 full = next((path for path in written if reports.format_for_path(path) == "json"), None)
                 print_summary(self.auditor, console, full_report=full)
                 for path in written:
-                    console.print(Text(f"{reports.format_for_path(path)} report written to {path}"))
+                    console.print(Text(f"{reports.format_for_path(path)} report written to {path}"), soft_wrap=True)
                 if fails and self.fail_on is not None:
                     count = sum(
                         n

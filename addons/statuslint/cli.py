@@ -347,7 +347,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         full = next((path for fmt, path in written if fmt == "json"), None)
         print_summary(auditor, console, summary=report["summary"], full_report=full)
         for fmt, path in written:
-            console.print(Text(f"{fmt} report written to {path}"))
+            console.print(Text(f"{fmt} report written to {path}"), soft_wrap=True)
     if args.write_baseline:
         try:
             reports.write_atomic(args.write_baseline, render_baseline(auditor.baseline_counts()))

@@ -177,7 +177,7 @@ def _print_endpoints(summary: dict, console: Console, top: int, full_report: str
     console.print(table)
     if len(rows) > len(shown):
         where = f"listed in {full_report}" if full_report else "not shown (a .json report lists them all)"
-        console.print(Text(f"{len(rows) - len(shown)} more endpoints {where}", style="dim"))
+        console.print(Text(f"{len(rows) - len(shown)} more endpoints {where}", style="dim"), soft_wrap=True)
 
 
 def _print_coverage(summary: dict, console: Console) -> None:
