@@ -432,7 +432,10 @@ def _empty_summary_parts() -> dict[str, Any]:
 # Terminal --------------------------------------------------------------------------------
 
 
-def test_text_groups_each_rule_and_endpoint_once_with_its_fix(demo: dict[str, Any]) -> None:
+def test_text_groups_each_rule_and_endpoint_once_with_its_fix(
+    demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)  # a CI log: no terminal, no width set (xdist sets 80)
     code, out, _ = run_cli("audit", *INPUTS)
     assert code == 1
     report = demo["report"]
